@@ -1,0 +1,78 @@
+"""The one settings object: environment ``SLIPWAY_*``, then a config file, then defaults."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _home() -> Path:
+    return Path(os.environ.get("SLIPWAY_HOME", "~/.slipway")).expanduser()
+
+
+class Settings(BaseSettings):
+    """Where slipway keeps things and whom it talks to."""
+
+    model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore")
+
+    home: Path = Field(default_factory=_home, description="Folder for embedded storage.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the metadata store (SQLite or PostgreSQL)."
+    )
+    artifact_uri: str | None = Field(
+        default=None, description="Root of the artifact store: a folder or an s3:// URI."
+    )
+    server_url: str | None = Field(
+        default=None, description="URL of a slipway server; when set, the SDK runs remote."
+    )
+    token: str | None = Field(default=None, description="Bearer token for the server.")
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024, description="Largest JSON request body the server accepts."
+    )
+    metric_flush_interval: float = Field(
+        default=0.2, description="Seconds between background writes of buffered metrics."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = _home() / "config.toml"
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file),
+        )
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'slipway.db'}"
+
+    @property
+    def resolved_artifact_uri(self) -> str:
+        return self.artifact_uri or str(self.home / "artifacts")
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once; `reload_settings` re-reads them."""
+    return Settings()
+
+
+def reload_settings() -> Settings:
+    get_settings.cache_clear()
+    return get_settings()

@@ -1,0 +1,1 @@
+"""API tokens: created by an administrator, presented as ``Authorization: Bearer``."""

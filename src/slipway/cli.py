@@ -1,0 +1,114 @@
+"""The `slipway` command: one Typer app that mounts each capability's commands.
+
+Errors slipway raises on purpose print as one line and exit 1; anything else is a bug
+and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from slipway.errors import SlipwayError
+
+app = typer.Typer(
+    name="slipway",
+    help="A self-hosted machine-learning platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for the server.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+err = Console(stderr=True)
+
+
+def _mount_capabilities() -> None:
+    from slipway.experiments.cli import components_app, experiments_app, search, trials_app
+
+    app.add_typer(experiments_app, name="experiments")
+    app.add_typer(trials_app, name="trials")
+    app.add_typer(components_app, name="components")
+    app.command("search")(search)
+
+
+@app.command()
+def server(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8600, help="Port to listen on."),
+    database_url: str | None = typer.Option(None, help="Metadata store URL (SQLite/PostgreSQL)."),
+    artifact_uri: str | None = typer.Option(None, help="Artifact store root (folder or s3://)."),
+    workers: int = typer.Option(1, help="Worker processes."),
+) -> None:
+    """Run the slipway server (REST API) in the foreground."""
+    from slipway.server.run import serve
+
+    serve(host, port, database_url, artifact_uri, workers)
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8600, help="Port to listen on."),
+    seed_only: bool = typer.Option(False, help="Seed the demo data and exit."),
+) -> None:
+    """Seed a demo experiment (real scikit-learn runs), then start the server."""
+    from slipway.demo import run_demo
+
+    run_demo(host, port, seed_only)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: str | None = typer.Option(None, help="Metadata store URL (default: settings)."),
+) -> None:
+    """Migrate the metadata database to the newest schema."""
+    from slipway.settings import get_settings
+    from slipway.store import migrate
+    from slipway.store.db import Database
+
+    url = database_url or get_settings().resolved_database_url
+    database = Database(url)
+    before = migrate.current_revision(database.engine)
+    database.upgrade()
+    after = migrate.current_revision(database.engine)
+    print(f"database at revision {after} (was {before or 'empty'})")
+
+
+@token_app.command("create")
+def token_create(name: str) -> None:
+    """Create a token; it is printed once and only its hash is stored."""
+    from slipway.platform import services
+
+    print(services().tokens.create_token(name))
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List token names (never the tokens themselves)."""
+    from slipway.platform import services
+
+    for token in services().tokens.list_tokens():
+        print(f"{token['name']}\t{token['created_at']:%Y-%m-%d %H:%M:%S}")
+
+
+@token_app.command("revoke")
+def token_revoke(name: str) -> None:
+    """Revoke a token: requests bearing it are refused from now on."""
+    from slipway.platform import services
+
+    services().tokens.revoke_token(name)
+    print(f"token {name!r} revoked")
+
+
+def main() -> None:
+    _mount_capabilities()
+    try:
+        app()
+    except SlipwayError as error:
+        err.print(f"slipway: {error.message}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)

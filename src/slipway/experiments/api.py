@@ -1,0 +1,382 @@
+"""REST routes of experiment tracking under ``/api/v1``: each route is one service call.
+
+Bodies use the reference's PascalCase names (``ExperimentName``, ``SearchExpression``...);
+snake_case is accepted too. Listing routes answer ``{"Items": [...], "NextToken": ...}``;
+search answers the reference shape ``{"Results": [{"TrialComponent": {...}}], ...}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from slipway.experiments.expressions import SearchExpression
+from slipway.experiments.models import (
+    Artifact,
+    ArtifactName,
+    DisplayName,
+    Experiment,
+    ExperimentName,
+    MetricPoint,
+    Page,
+    ParameterName,
+    ParameterValue,
+    SortOrder,
+    Source,
+    Tag,
+    Trial,
+    TrialComponent,
+    TrialComponentName,
+    TrialComponentStatus,
+    TrialName,
+    WireModel,
+)
+from slipway.experiments.service import ExperimentsService
+
+router = APIRouter(prefix="/api/v1", tags=["experiments"])
+
+_Description = Annotated[str, Field(max_length=3072)]
+_Tags = Annotated[list[Tag], Field(max_length=50)]
+_Names = Annotated[list[str], Field(max_length=100)]
+
+
+def service(request: Request) -> ExperimentsService:
+    return request.app.state.services.experiments
+
+
+Service = Annotated[ExperimentsService, Depends(service)]
+
+
+class ListQuery(WireModel):
+    """Query parameters shared by every listing route."""
+
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+    sort_by: str | None = None
+    sort_order: SortOrder | None = None
+    max_results: Annotated[int, Field(ge=1, le=1000)] = 100
+    next_token: str | None = None
+
+    model_config = WireModel.model_config | {"alias_generator": None}
+
+
+Listing = Annotated[ListQuery, Query()]
+
+
+def _page(page: Page[Any]) -> dict[str, Any]:
+    return page.to_wire()
+
+
+# --- experiments ------------------------------------------------------------------------
+
+
+class CreateExperiment(WireModel):
+    experiment_name: ExperimentName
+    display_name: DisplayName | None = None
+    description: _Description | None = None
+    tags: _Tags = []
+
+
+class UpdateExperiment(WireModel):
+    display_name: DisplayName | None = None
+    description: _Description | None = None
+    tags: _Tags = []
+
+
+@router.post("/experiments", status_code=201, response_model_exclude_none=True)
+def create_experiment(body: CreateExperiment, svc: Service) -> Experiment:
+    return svc.create_experiment(
+        body.experiment_name, body.display_name, body.description, body.tags
+    )
+
+
+@router.get("/experiments")
+def list_experiments(query: Listing, svc: Service) -> dict[str, Any]:
+    return _page(
+        svc.list_experiments(
+            query.created_after,
+            query.created_before,
+            query.sort_by,
+            query.sort_order,
+            query.max_results,
+            query.next_token,
+        )
+    )
+
+
+@router.get("/experiments/{experiment_name}", response_model_exclude_none=True)
+def get_experiment(experiment_name: str, svc: Service) -> Experiment:
+    return svc.get_experiment(experiment_name)
+
+
+@router.patch("/experiments/{experiment_name}", response_model_exclude_none=True)
+def update_experiment(experiment_name: str, body: UpdateExperiment, svc: Service) -> Experiment:
+    return svc.update_experiment(experiment_name, body.display_name, body.description, body.tags)
+
+
+@router.delete("/experiments/{experiment_name}", status_code=204)
+def delete_experiment(experiment_name: str, svc: Service, cascade: bool = False) -> Response:
+    svc.delete_experiment(experiment_name, cascade=cascade)
+    return Response(status_code=204)
+
+
+# --- trials -----------------------------------------------------------------------------
+
+
+class CreateTrial(WireModel):
+    trial_name: TrialName
+    experiment_name: ExperimentName
+    display_name: DisplayName | None = None
+    tags: _Tags = []
+
+
+class UpdateTrial(WireModel):
+    display_name: DisplayName | None = None
+    tags: _Tags = []
+
+
+@router.post("/trials", status_code=201, response_model_exclude_none=True)
+def create_trial(body: CreateTrial, svc: Service) -> Trial:
+    return svc.create_trial(body.trial_name, body.experiment_name, body.display_name, body.tags)
+
+
+@router.get("/trials")
+def list_trials(
+    query: Listing,
+    svc: Service,
+    experiment_name: str | None = None,
+    trial_component_name: str | None = None,
+) -> dict[str, Any]:
+    return _page(
+        svc.list_trials(
+            experiment_name,
+            trial_component_name,
+            query.created_after,
+            query.created_before,
+            query.sort_by,
+            query.sort_order,
+            query.max_results,
+            query.next_token,
+        )
+    )
+
+
+@router.get("/trials/{trial_name}", response_model_exclude_none=True)
+def get_trial(trial_name: str, svc: Service) -> Trial:
+    return svc.get_trial(trial_name)
+
+
+@router.patch("/trials/{trial_name}", response_model_exclude_none=True)
+def update_trial(trial_name: str, body: UpdateTrial, svc: Service) -> Trial:
+    return svc.update_trial(trial_name, body.display_name, body.tags)
+
+
+@router.delete("/trials/{trial_name}", status_code=204)
+def delete_trial(trial_name: str, svc: Service, cascade: bool = False) -> Response:
+    svc.delete_trial(trial_name, cascade=cascade)
+    return Response(status_code=204)
+
+
+@router.put("/trials/{trial_name}/trial-components/{trial_component_name}", status_code=204)
+def associate(trial_name: str, trial_component_name: str, svc: Service) -> Response:
+    svc.associate_trial_component(trial_component_name, trial_name)
+    return Response(status_code=204)
+
+
+@router.delete("/trials/{trial_name}/trial-components/{trial_component_name}", status_code=204)
+def disassociate(trial_name: str, trial_component_name: str, svc: Service) -> Response:
+    svc.disassociate_trial_component(trial_component_name, trial_name)
+    return Response(status_code=204)
+
+
+# --- trial components -------------------------------------------------------------------
+
+_Parameters = Annotated[dict[ParameterName, ParameterValue], Field(max_length=1000)]
+_Artifacts = Annotated[dict[ArtifactName, Artifact], Field(max_length=1000)]
+
+
+class CreateTrialComponent(WireModel):
+    trial_component_name: TrialComponentName
+    display_name: DisplayName | None = None
+    status: TrialComponentStatus | None = None
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    parameters: _Parameters = {}
+    input_artifacts: _Artifacts = {}
+    output_artifacts: _Artifacts = {}
+    source: Source | None = None
+    tags: _Tags = []
+
+
+class UpdateTrialComponent(WireModel):
+    display_name: DisplayName | None = None
+    status: TrialComponentStatus | None = None
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    parameters: _Parameters = {}
+    parameters_to_remove: _Names = []
+    input_artifacts: _Artifacts = {}
+    input_artifacts_to_remove: _Names = []
+    output_artifacts: _Artifacts = {}
+    output_artifacts_to_remove: _Names = []
+
+
+class MetricBatch(WireModel):
+    metrics: Annotated[list[MetricPoint], Field(max_length=100_000)]
+    batch_id: Annotated[str | None, Field(max_length=64)] = None
+
+
+@router.post("/trial-components", status_code=201, response_model_exclude_none=True)
+def create_trial_component(body: CreateTrialComponent, svc: Service) -> TrialComponent:
+    return svc.create_trial_component(
+        body.trial_component_name,
+        display_name=body.display_name,
+        status=body.status,
+        start_time=body.start_time,
+        end_time=body.end_time,
+        parameters=body.parameters,
+        input_artifacts=body.input_artifacts,
+        output_artifacts=body.output_artifacts,
+        source=body.source,
+        tags=body.tags,
+    )
+
+
+@router.get("/trial-components")
+def list_trial_components(
+    query: Listing,
+    svc: Service,
+    experiment_name: str | None = None,
+    trial_name: str | None = None,
+    source_arn: str | None = None,
+) -> dict[str, Any]:
+    return _page(
+        svc.list_trial_components(
+            experiment_name,
+            trial_name,
+            source_arn,
+            query.created_after,
+            query.created_before,
+            query.sort_by,
+            query.sort_order,
+            query.max_results,
+            query.next_token,
+        )
+    )
+
+
+@router.get("/trial-components/{trial_component_name}", response_model_exclude_none=True)
+def get_trial_component(trial_component_name: str, svc: Service) -> TrialComponent:
+    return svc.get_trial_component(trial_component_name)
+
+
+@router.patch("/trial-components/{trial_component_name}")
+def update_trial_component(
+    trial_component_name: str, body: UpdateTrialComponent, svc: Service
+) -> dict[str, str]:
+    """Answers the component's name, as the reference's UpdateTrialComponent does."""
+    svc.update_trial_component(
+        trial_component_name,
+        display_name=body.display_name,
+        status=body.status,
+        start_time=body.start_time,
+        end_time=body.end_time,
+        parameters=body.parameters,
+        parameters_to_remove=body.parameters_to_remove,
+        input_artifacts=body.input_artifacts,
+        input_artifacts_to_remove=body.input_artifacts_to_remove,
+        output_artifacts=body.output_artifacts,
+        output_artifacts_to_remove=body.output_artifacts_to_remove,
+    )
+    return {"TrialComponentName": trial_component_name}
+
+
+@router.delete("/trial-components/{trial_component_name}", status_code=204)
+def delete_trial_component(
+    trial_component_name: str, svc: Service, force_disassociate: bool = False
+) -> Response:
+    svc.delete_trial_component(trial_component_name, force_disassociate=force_disassociate)
+    return Response(status_code=204)
+
+
+@router.post("/trial-components/{trial_component_name}/metrics")
+def log_metrics(trial_component_name: str, body: MetricBatch, svc: Service) -> dict[str, int]:
+    """Store a batch of points; answered only once the batch is committed."""
+    return {"Stored": svc.log_metrics(trial_component_name, body.metrics, body.batch_id)}
+
+
+@router.get("/trial-components/{trial_component_name}/metrics/{metric_name}")
+def get_metric_series(trial_component_name: str, metric_name: str, svc: Service) -> dict:
+    points = svc.get_metric_series(trial_component_name, metric_name)
+    return {"Points": [p.to_wire() for p in points]}
+
+
+# --- artifacts --------------------------------------------------------------------------
+
+
+@router.put("/trial-components/{trial_component_name}/artifacts/{name}")
+async def upload_artifact(
+    trial_component_name: str,
+    name: str,
+    request: Request,
+    svc: Service,
+    media_type: str | None = None,
+    direction: str = "output",
+) -> Artifact:
+    """Stream the body into the artifact store (spooled: large uploads go to disk)."""
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    async for chunk in request.stream():
+        spool.write(chunk)
+    spool.seek(0)
+
+    def store() -> Artifact:
+        with spool:
+            chunks = iter(lambda: spool.read(1024 * 1024), b"")
+            return svc.upload_artifact(trial_component_name, name, chunks, media_type, direction)
+
+    return await run_in_threadpool(store)
+
+
+@router.get("/artifacts/content")
+def download_artifact(uri: str, svc: Service) -> StreamingResponse:
+    record = svc.artifact_record(uri)
+    chunks: Iterator[bytes] = svc.open_artifact(uri)
+    return StreamingResponse(
+        chunks,
+        media_type="application/octet-stream",
+        headers={"Content-Length": str(record.size), "X-Slipway-Sha256": record.sha256},
+    )
+
+
+# --- search -----------------------------------------------------------------------------
+
+
+class SearchRequest(WireModel):
+    resource: str
+    search_expression: SearchExpression | None = None
+    sort_by: str | None = None
+    sort_order: SortOrder | None = None
+    max_results: Annotated[int, Field(ge=1, le=1000)] = 100
+    next_token: str | None = None
+
+
+@router.post("/search")
+def search(body: SearchRequest, svc: Service) -> dict[str, Any]:
+    page = svc.search(
+        body.resource,
+        body.search_expression,
+        body.sort_by,
+        body.sort_order,
+        body.max_results,
+        body.next_token,
+    )
+    kind = type(page.items[0]).__name__ if page.items else None
+    results = [{kind: item.to_wire()} for item in page.items]
+    return {"Results": results, "NextToken": page.next_token}

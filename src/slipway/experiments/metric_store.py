@@ -1,0 +1,167 @@
+"""Metric points and their running summaries.
+
+A batch of points is written in one transaction: every point goes into ``metric_points``
+and each metric's summary row is merged with the batch's own summary in a single
+``INSERT ... ON CONFLICT DO UPDATE``. The merge is Chan's parallel form of Welford's
+algorithm, evaluated by the database on the row it has locked, so any number of
+processes can log into one trial component at once and the count, mean and standard
+deviation stay exact.
+
+NaN and infinite values are stored as points (NaN as NULL) but never enter a summary:
+one diverged step must not turn every statistic of a run into NaN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from slipway.experiments import tables as t
+from slipway.experiments.models import MetricPoint
+
+
+@dataclass
+class _BatchSummary:
+    count: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    min: float = math.inf
+    max: float = -math.inf
+    last: float | None = None
+    last_timestamp: float = -math.inf
+
+    def add(self, value: float, timestamp: float) -> None:
+        self.count += 1
+        delta = value - self.mean
+        self.mean += delta / self.count
+        self.m2 += delta * (value - self.mean)
+        self.min = min(self.min, value)
+        self.max = max(self.max, value)
+        if timestamp >= self.last_timestamp:
+            self.last, self.last_timestamp = value, timestamp
+
+
+def _summarise(points: Sequence[MetricPoint]) -> dict[str, _BatchSummary]:
+    summaries: dict[str, _BatchSummary] = defaultdict(_BatchSummary)
+    for point in points:
+        if math.isfinite(point.value):
+            summaries[point.metric_name].add(point.value, point.timestamp)
+    return summaries
+
+
+def _std_dev(count: sa.ColumnElement, m2: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.case((count > 1, sa.func.sqrt(m2 / (count - 1))), else_=0.0)
+
+
+@functools.cache
+def _merge_statement(dialect: str) -> sa.Insert:
+    """The summary upsert, built once per dialect (building it costs more than running it)."""
+    table = t.metric_summaries
+    is_sqlite = dialect == "sqlite"
+    insert = (sqlite.insert if is_sqlite else postgresql.insert)(table)
+    new = insert.excluded
+    least = sa.func.min if is_sqlite else sa.func.least
+    greatest = sa.func.max if is_sqlite else sa.func.greatest
+    n = table.c.count + new.count
+    delta = new.avg - table.c.avg
+    m2 = table.c.m2 + new.m2 + delta * delta * table.c.count * new.count / n
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.trial_component_id, table.c.name],
+        set_={
+            "count": n,
+            "avg": table.c.avg + delta * new.count / n,
+            "m2": m2,
+            "std_dev": _std_dev(n, m2),
+            "min": least(table.c.min, new.min),
+            "max": greatest(table.c.max, new.max),
+            "last": sa.case(
+                (new.last_timestamp >= table.c.last_timestamp, new.last), else_=table.c.last
+            ),
+            "last_timestamp": greatest(table.c.last_timestamp, new.last_timestamp),
+        },
+    )
+
+
+def _upsert_summaries(conn: Connection, tc_id: int, summaries: dict[str, _BatchSummary]) -> None:
+    rows = []
+    for name, s in sorted(summaries.items()):  # sorted: a fixed lock order, no deadlocks
+        std_dev = math.sqrt(s.m2 / (s.count - 1)) if s.count > 1 else 0.0
+        rows.append(
+            {
+                "trial_component_id": tc_id,
+                "name": name,
+                "count": s.count,
+                "avg": s.mean,
+                "m2": s.m2,
+                "std_dev": std_dev,
+                "min": s.min,
+                "max": s.max,
+                "last": s.last,
+                "last_timestamp": s.last_timestamp,
+            }
+        )
+    conn.execute(_merge_statement(conn.dialect.name), rows)
+
+
+def write_points(
+    conn: Connection, tc_id: int, points: Sequence[MetricPoint], batch_id: str | None = None
+) -> bool:
+    """Store a batch of points and fold it into the summaries, in the caller's transaction.
+
+    A batch with an id is stored at most once; returns False when it was stored before.
+    """
+    if not points:
+        return True
+    if batch_id is not None:
+        seen = conn.scalar(sa.select(sa.literal(1)).where(t.metric_batches.c.batch_id == batch_id))
+        if seen:
+            return False
+        conn.execute(
+            sa.insert(t.metric_batches).values(
+                batch_id=batch_id, trial_component_id=tc_id, created_at=dt.datetime.now(dt.UTC)
+            )
+        )
+    conn.execute(
+        sa.insert(t.metric_points),
+        [
+            {
+                "trial_component_id": tc_id,
+                "name": p.metric_name,
+                "step": p.iteration_number,
+                "timestamp": p.timestamp,
+                "value": None if math.isnan(p.value) else p.value,
+            }
+            for p in points
+        ],
+    )
+    summaries = _summarise(points)
+    if summaries:
+        _upsert_summaries(conn, tc_id, summaries)
+    return True
+
+
+def read_points(conn: Connection, tc_id: int, metric_name: str) -> list[MetricPoint]:
+    """Every point of one metric, in step order (then time order)."""
+    table = t.metric_points
+    query = (
+        sa.select(table.c.step, table.c.timestamp, table.c.value)
+        .where(table.c.trial_component_id == tc_id, table.c.name == metric_name)
+        .order_by(table.c.step, table.c.timestamp, table.c.id)
+    )
+    return [
+        MetricPoint(
+            metric_name=metric_name,
+            value=math.nan if row.value is None else row.value,
+            timestamp=row.timestamp,
+            iteration_number=row.step,
+        )
+        for row in conn.execute(query)
+    ]

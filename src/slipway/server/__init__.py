@@ -1,0 +1,1 @@
+"""The slipway server: the REST API (and later Studio) in one ASGI application."""

@@ -1,0 +1,96 @@
+"""The ASGI application: routes of every capability, auth, limits and error bodies."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from slipway import __version__
+from slipway.errors import SlipwayError
+from slipway.experiments import api as experiments_api
+from slipway.platform import services
+from slipway.server.middleware import BodyLimitMiddleware, TokenAuthMiddleware
+from slipway.settings import Settings, get_settings
+
+log = logging.getLogger("slipway.server")
+
+_STATUS_CODES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    422: "ValidationError",
+}
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{where or 'body'}: {error.get('msg', 'invalid')}"
+
+
+async def _on_slipway_error(_request: Request, error: SlipwayError) -> JSONResponse:
+    return _error(error.status_code, error.code, error.message)
+
+
+async def _on_validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = error.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return _error(400, "MalformedJSON", "the request body is not valid JSON")
+    if any(tuple(p.get("loc", ())) == ("body",) for p in problems):
+        return _error(
+            400,
+            "BadRequest",
+            "the request body must be a JSON object sent with Content-Type: application/json",
+        )
+    message = "; ".join(_describe(p) for p in problems[:5])
+    return _error(422, "ValidationError", message)
+
+
+async def _on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    code = _STATUS_CODES.get(error.status_code, "HTTPError")
+    message = error.detail if isinstance(error.detail, str) else str(error.detail)
+    if error.status_code == 404:
+        message = f"no route for {request.method} {request.url.path}"
+    return _error(error.status_code, code, message)
+
+
+async def _on_unexpected(_request: Request, error: Exception) -> JSONResponse:
+    log.exception("unexpected error")
+    return _error(500, "InternalError", f"the server failed: {type(error).__name__}")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="slipway",
+        version=__version__,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.services = services(settings)
+    app.add_exception_handler(SlipwayError, _on_slipway_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+    app.include_router(experiments_api.router)
+
+    @app.get("/healthz", tags=["server"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TokenAuthMiddleware, tokens=app.state.services.tokens)
+    return app

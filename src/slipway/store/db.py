@@ -1,0 +1,166 @@
+"""The metadata database: engine set-up for SQLite and PostgreSQL, transactions, migrations.
+
+SQLite runs in WAL mode with a busy timeout so several processes can write to one file.
+Write transactions on SQLite start with ``BEGIN IMMEDIATE``: a transaction that reads
+first and writes later cannot wait for the lock (SQLite would answer "database is locked"
+at once to avoid a deadlock), so it takes the write lock up front and waits its turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from slipway.errors import ValidationError
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_BUSY_TIMEOUT_MS = 60_000
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored in UTC and always read back time-zone aware.
+
+    SQLite keeps no zone, so every value is normalised to UTC on the way in and marked
+    UTC on the way out; PostgreSQL stores it as timestamptz.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URLs users write (``postgresql://``) and pick our drivers."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith(("sqlite:", "postgresql+psycopg:")):
+        return url
+    raise ValidationError(
+        f"database URL {url!r} is not supported; use sqlite:///path/to/file.db "
+        "or postgresql://user@host:port/dbname"
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy's begin event, not the driver, open transactions.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        try:
+            cursor.execute("SELECT sqrt(4.0)")
+        except sqlite3.OperationalError:
+            # Some SQLite builds lack math functions; metric summaries need sqrt.
+            dbapi_connection.create_function("sqrt", 1, math.sqrt, deterministic=True)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("slipway_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """One metadata database: its engine and the two kinds of transaction."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.engine = create_engine(self.url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time. Threads of this process queue on a mutex, which
+        # wakes the next one at once, instead of SQLite's busy handler, which sleeps and
+        # polls; other processes still wait through the busy timeout.
+        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self._write_lock, self.engine.connect() as conn:
+            conn.execution_options(slipway_write=True)
+            with conn.begin():
+                yield conn
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+        from slipway.store import migrate
+
+        migrate.upgrade(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+_databases: dict[str, Database] = {}
+_databases_lock = threading.Lock()
+
+
+def open_database(url: str, *, upgrade: bool = True) -> Database:
+    """The process's one Database per URL, migrated to the newest schema on first use."""
+    url = normalise_url(url)
+    with _databases_lock:
+        database = _databases.get(url)
+        if database is None:
+            database = Database(url)
+            if upgrade:
+                database.upgrade()
+            _databases[url] = database
+        return database
+
+
+def close_databases() -> None:
+    with _databases_lock:
+        for database in _databases.values():
+            database.dispose()
+        _databases.clear()

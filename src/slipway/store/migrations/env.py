@@ -1,0 +1,20 @@
+"""Alembic environment: the engine comes from the caller, the tables from slipway."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import slipway.experiments.tables
+import slipway.store.tables  # noqa: F401
+from slipway.store.db import metadata
+
+engine = context.config.attributes["engine"]
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=engine.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

@@ -1,0 +1,128 @@
+"""Helpers the tests share: free ports, server subprocesses and throwaway databases."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+LOG_TAIL_LINES = 60
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _log_tail(path: Path) -> str:
+    lines = path.read_text(errors="replace").splitlines()
+    return "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    # The server runs in its own session, so signalling the group also stops any workers it forked.
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _wait_until_healthy(
+    process: subprocess.Popen[bytes], url: str, timeout: float, log_path: Path
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"server exited with code {process.returncode} before {url} answered.\n"
+                f"Last lines of {log_path.name}:\n{_log_tail(log_path)}"
+            )
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(
+        f"server did not answer 200 on {url} within {timeout} s.\n"
+        f"Last lines of {log_path.name}:\n{_log_tail(log_path)}"
+    )
+
+
+@contextmanager
+def run_server_process(
+    args: list[str],
+    env: dict[str, str],
+    port: int,
+    health_path: str = "/healthz",
+    timeout: float = 30,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server subprocess until the block ends, yielding once it answers on 127.0.0.1:port.
+
+    `env` is added to the current environment. The server's output goes to a log file whose
+    last lines are attached to the error when the server never becomes healthy or the block
+    fails.
+    """
+    log_dir = Path(tempfile.mkdtemp(prefix="slipway-server-"))
+    log_path = log_dir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            args,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_until_healthy(process, f"http://127.0.0.1:{port}{health_path}", timeout, log_path)
+        try:
+            yield process
+        except Exception as error:
+            error.add_note(f"Last lines of the server log:\n{_log_tail(log_path)}")
+            raise
+    finally:
+        _stop_process_group(process)
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """Create an empty database with a unique name on the server of `server_url`, yield its URL.
+
+    The database is dropped when the block ends, even if connections to it are still open.
+    """
+    url = make_url(server_url)
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin_dsn = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            # FORCE ends sessions a test left open (a server's pool, say), which would block DROP.
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -420,12 +420,44 @@ def decode_token(token: str | None) -> int:
     try:
         offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
     except (ValueError, KeyError, TypeError):
-        raise ValidationError(
-            f"NextToken {token[:40]!r} is not a token this server gave out"
-        ) from None
+        offset = None
     if not isinstance(offset, int) or offset < 0:
-        raise ValidationError(f"NextToken {token[:40]!r} is not a token this server gave out")
+        raise ValidationError(
+            f"NextToken {token[:40]!r} is not a token this server gave out; "
+            "pass the NextToken of the previous page unchanged"
+        )
     return offset
+
+
+def _metric_of(name: str) -> tuple[str, str] | None:
+    """(metric, statistic) of a ``Metrics.<metric>.<Stat>`` property, else None."""
+    head, _, rest = name.partition(".")
+    metric, _, stat = rest.rpartition(".")
+    return (metric, stat) if head == "Metrics" and metric and stat in _STATS else None
+
+
+def _metric_sort_shortcut(
+    resource: Resource, expression: SearchExpression | None, sort_by: str
+) -> tuple[str, str, list[Filter]] | None:
+    """When results are sorted by a metric that an AND-ed filter requires anyway, say so.
+
+    Then the query can join the summary row instead of outer-joining it, filter on the
+    joined row and let the (name, statistic) index deliver rows already in order: a page
+    over 100,000 components costs a range scan, not a scan of every component.
+    """
+    sort_metric = _metric_of(sort_by) if resource == Resource.TRIAL_COMPONENT else None
+    if sort_metric is None or expression is None:
+        return None
+    if expression.operator != BooleanOperator.AND:
+        return None
+    on_metric = [
+        f
+        for f in expression.filters
+        if (found := _metric_of(f.name)) is not None
+        and found[0] == sort_metric[0]
+        and f.operator != Operator.NOT_EXISTS
+    ]
+    return (*sort_metric, on_metric) if on_metric else None
 
 
 def id_query(
@@ -440,12 +472,30 @@ def id_query(
     if not 1 <= max_results <= 1000:
         raise ValidationError(f"MaxResults {max_results} is out of range; use 1 to 1000")
     owner = _RESOURCES[resource].table
-    columns, add_joins = _sort_columns(resource, sort_by or "CreationTime")
+    sort_by = sort_by or "CreationTime"
+    shortcut = _metric_sort_shortcut(resource, expression, sort_by)
+    if shortcut is not None and expression is not None:
+        metric, stat, metric_filters = shortcut
+        m = t.metric_summaries.alias("sort_metric")
+        joined = owner.join(m, sa.and_(m.c.trial_component_id == owner.c.id, m.c.name == metric))
+        conds = [
+            _compare(m.c[_STAT_COLUMN[_metric_of(f.name)[1]]], f, "number")
+            for f in metric_filters
+            if f.operator != Operator.EXISTS
+        ]
+        rest = expression.model_copy(
+            update={"filters": [f for f in expression.filters if f not in metric_filters]}
+        )
+        query = sa.select(owner.c.id).select_from(joined).where(*conds)
+        query = query.where(where_clause(rest, resource))
+        columns = [m.c[_STAT_COLUMN[stat]]]
+    else:
+        columns, add_joins = _sort_columns(resource, sort_by)
+        query = add_joins(sa.select(owner.c.id).select_from(owner))
+        if expression is not None:
+            query = query.where(where_clause(expression, resource))
     descending = (sort_order or SortOrder.DESCENDING) == SortOrder.DESCENDING
     order = [(c.desc() if descending else c.asc()).nulls_last() for c in columns]
     tie = owner.c.id.desc() if descending else owner.c.id.asc()
-    query = add_joins(sa.select(owner.c.id).select_from(owner))
-    if expression is not None:
-        query = query.where(where_clause(expression, resource))
     offset = decode_token(next_token)
     return query.order_by(*order, tie).offset(offset).limit(max_results + 1), offset

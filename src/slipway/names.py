@@ -17,7 +17,8 @@ from slipway.errors import AlreadyExists, ValidationError
 
 T = TypeVar("T")
 MAX_NAME_LENGTH = 120
-_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+NAME_PATTERN = r"[a-zA-Z0-9](-*[a-zA-Z0-9])*"
+_NAME = re.compile(NAME_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

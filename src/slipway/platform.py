@@ -15,9 +15,13 @@ from slipway.store.artifacts import ArtifactStore
 from slipway.store.db import Database, open_database
 
 if TYPE_CHECKING:
+    from slipway.artifacts.service import ArtifactService
     from slipway.auth.service import TokenService
     from slipway.experiments.client import RemoteExperiments
     from slipway.experiments.service import ExperimentsService
+    from slipway.jobs.service import JobService
+    from slipway.training.client import RemoteTraining
+    from slipway.training.service import TrainingService
 
 
 @dataclass(frozen=True)
@@ -25,27 +29,39 @@ class Services:
     """The services of one metadata database and artifact store."""
 
     database: Database
-    artifacts: ArtifactStore
-    experiments: ExperimentsService
+    artifacts: ArtifactService
     tokens: TokenService
+    experiments: ExperimentsService
+    jobs: JobService
+    training: TrainingService
 
 
 @functools.cache
-def _services(database_url: str, artifact_uri: str) -> Services:
+def _services(database_url: str, artifact_uri: str, settings: Settings) -> Services:
+    from slipway.artifacts.service import ArtifactService
     from slipway.auth.service import TokenService
     from slipway.experiments.service import ExperimentsService
+    from slipway.jobs.service import JobService
+    from slipway.training.service import TrainingService
 
     database = open_database(database_url)
-    artifacts = ArtifactStore(artifact_uri)
+    artifacts = ArtifactService(database, ArtifactStore(artifact_uri))
+    experiments = ExperimentsService(database, artifacts)
+    jobs = JobService(database)
     return Services(
-        database, artifacts, ExperimentsService(database, artifacts), TokenService(database)
+        database=database,
+        artifacts=artifacts,
+        tokens=TokenService(database),
+        experiments=experiments,
+        jobs=jobs,
+        training=TrainingService(jobs, experiments, artifacts, settings),
     )
 
 
 def services(settings: Settings | None = None) -> Services:
     """The embedded services for these settings (one set per database and store)."""
     settings = settings or get_settings()
-    return _services(settings.resolved_database_url, settings.resolved_artifact_uri)
+    return _services(settings.resolved_database_url, settings.resolved_artifact_uri, settings)
 
 
 def experiments_backend() -> ExperimentsService | RemoteExperiments:
@@ -58,11 +74,29 @@ def experiments_backend() -> ExperimentsService | RemoteExperiments:
     return services(settings).experiments
 
 
+def training_backend() -> TrainingService | RemoteTraining:
+    """What the training SDK talks to; embedded, it first adopts jobs nobody watches."""
+    settings = get_settings()
+    if settings.server_url:
+        from slipway.training.client import remote_training
+
+        return remote_training(settings.server_url, settings.token)
+    training = services(settings).training
+    _adopt_once(training)
+    return training
+
+
+@functools.cache
+def _adopt_once(training: TrainingService) -> None:
+    training.adopt_orphans()
+
+
 def reset() -> None:
     """Forget cached services (after settings change, and in tests)."""
     from slipway.experiments.client import remote_experiments
     from slipway.store.db import close_databases
 
     _services.cache_clear()
+    _adopt_once.cache_clear()
     remote_experiments.cache_clear()
     close_databases()

@@ -22,7 +22,8 @@ def _home() -> Path:
 class Settings(BaseSettings):
     """Where slipway keeps things and whom it talks to."""
 
-    model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore")
+    # Frozen: settings are read once and hashable, so services can be cached per settings.
+    model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore", frozen=True)
 
     home: Path = Field(default_factory=_home, description="Folder for embedded storage.")
     database_url: str | None = Field(
@@ -37,6 +38,14 @@ class Settings(BaseSettings):
     token: str | None = Field(default=None, description="Bearer token for the server.")
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024, description="Largest JSON request body the server accepts."
+    )
+    max_parallel_jobs: int = Field(
+        default=max(os.cpu_count() or 1, 1),
+        ge=1,
+        description="Jobs one slipway process runs at once; more wait their turn.",
+    )
+    job_stop_grace_seconds: float = Field(
+        default=10.0, ge=0, description="Seconds between SIGTERM and SIGKILL when a job stops."
     )
     metric_flush_interval: float = Field(
         default=0.2, description="Seconds between background writes of buffered metrics."

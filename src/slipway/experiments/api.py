@@ -64,7 +64,9 @@ class ListQuery(WireModel):
     max_results: Annotated[int, Field(ge=1, le=1000)] = 100
     next_token: str | None = None
 
-    model_config = WireModel.model_config | {"alias_generator": None}
+    # FastAPI hands a query model every query parameter, the route's own filters
+    # (experiment_name, trial_name...) included, so extra ones must not be refused here.
+    model_config = WireModel.model_config | {"alias_generator": None, "extra": "ignore"}
 
 
 Listing = Annotated[ListQuery, Query()]

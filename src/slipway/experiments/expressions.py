@@ -118,7 +118,7 @@ def _time(f: Filter, text: str | None = None) -> dt.datetime:
     text = _value(f) if text is None else text
     try:
         return dt.datetime.fromtimestamp(float(text), dt.UTC)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a number, or no year a datetime holds
         pass
     try:
         stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -8,7 +8,9 @@ processes can log into one trial component at once and the count, mean and stand
 deviation stay exact.
 
 NaN and infinite values are stored as points (NaN as NULL) but never enter a summary:
-one diverged step must not turn every statistic of a run into NaN.
+one diverged step must not turn every statistic of a run into NaN. Nor do finite values
+beyond 1e100 in magnitude or non-zero ones under 1e-100: their squares would overflow or
+underflow a double, which PostgreSQL refuses with an error and SQLite turns into NaN.
 """
 
 from __future__ import annotations
@@ -49,10 +51,14 @@ class _BatchSummary:
             self.last, self.last_timestamp = value, timestamp
 
 
+def _summarisable(value: float) -> bool:
+    return value == 0.0 or 1e-100 <= abs(value) <= 1e100  # False for NaN and infinities
+
+
 def _summarise(points: Sequence[MetricPoint]) -> dict[str, _BatchSummary]:
     summaries: dict[str, _BatchSummary] = defaultdict(_BatchSummary)
     for point in points:
-        if math.isfinite(point.value):
+        if _summarisable(point.value):
             summaries[point.metric_name].add(point.value, point.timestamp)
     return summaries
 
@@ -149,12 +155,13 @@ def write_points(
 
 
 def read_points(conn: Connection, tc_id: int, metric_name: str) -> list[MetricPoint]:
-    """Every point of one metric, in step order (then time order)."""
+    """Every point of one metric, in step order (then time order); unstepped points last."""
     table = t.metric_points
     query = (
         sa.select(table.c.step, table.c.timestamp, table.c.value)
         .where(table.c.trial_component_id == tc_id, table.c.name == metric_name)
-        .order_by(table.c.step, table.c.timestamp, table.c.id)
+        # SQLite sorts NULL first, PostgreSQL last: say which, so both answer alike.
+        .order_by(table.c.step.asc().nulls_last(), table.c.timestamp, table.c.id)
     )
     return [
         MetricPoint(

@@ -12,13 +12,22 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_pascal
 
 from slipway.errors import ValidationError
-from slipway.names import check_key, check_name
+from slipway.names import MAX_NAME_LENGTH, NAME_PATTERN, check_key, check_name
 
 T = TypeVar("T")
+MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z, the last second a datetime holds
 
 
 class WireModel(BaseModel):
@@ -36,10 +45,14 @@ def _entity_name(kind: str):
     return AfterValidator(lambda value: check_name(kind, value))
 
 
-ExperimentName = Annotated[str, _entity_name("experiment name")]
-TrialName = Annotated[str, _entity_name("trial name")]
-TrialComponentName = Annotated[str, _entity_name("trial component name")]
-DisplayName = Annotated[str, _entity_name("display name")]
+# The rule check_name enforces, stated in the OpenAPI schema for clients and API fuzzers.
+_NAME_SCHEMA = WithJsonSchema(
+    {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": f"^{NAME_PATTERN}$"}
+)
+ExperimentName = Annotated[str, _entity_name("experiment name"), _NAME_SCHEMA]
+TrialName = Annotated[str, _entity_name("trial name"), _NAME_SCHEMA]
+TrialComponentName = Annotated[str, _entity_name("trial component name"), _NAME_SCHEMA]
+DisplayName = Annotated[str, _entity_name("display name"), _NAME_SCHEMA]
 ParameterName = Annotated[str, AfterValidator(lambda v: check_key("parameter name", v))]
 MetricName = Annotated[str, AfterValidator(lambda v: check_key("metric name", v, 255))]
 ArtifactName = Annotated[str, AfterValidator(lambda v: check_key("artifact name", v))]
@@ -71,14 +84,23 @@ class TrialComponentStatus(WireModel):
 class ParameterValue(WireModel):
     """A parameter: a number or a string, never both."""
 
-    number_value: float | None = None
+    # NaN and infinities have no JSON form (they would read back as null).
+    number_value: Annotated[float | None, Field(allow_inf_nan=False)] = None
     string_value: Annotated[str | None, Field(max_length=2500)] = None
+
+    @model_validator(mode="after")
+    def _one_value(self) -> ParameterValue:
+        if (self.number_value is None) == (self.string_value is None):
+            raise ValueError("give a parameter either a NumberValue or a StringValue")
+        return self
 
     @classmethod
     def of(cls, value: float | int | str | bool) -> ParameterValue:
         if isinstance(value, bool):  # bool is an int; keep what the user meant
             return cls(string_value=str(value))
         if isinstance(value, int | float):
+            if not math.isfinite(value):
+                raise ValidationError(f"parameter value {value!r} is not a finite number")
             return cls(number_value=float(value))
         if isinstance(value, str):
             return cls(string_value=value)
@@ -102,7 +124,11 @@ class Source(WireModel):
 
 
 class MetricSummary(WireModel):
-    """Summary of one metric over its finite points (NaN and infinities are left out)."""
+    """Summary of one metric over its points.
+
+    NaN, infinities and magnitudes over 1e100 or under 1e-100 are left out (see
+    ``metric_store``).
+    """
 
     metric_name: str
     source_arn: str | None = None
@@ -120,8 +146,11 @@ class MetricPoint(WireModel):
 
     metric_name: MetricName
     value: float
-    timestamp: float = Field(description="Seconds since the epoch.")
-    iteration_number: int | None = None
+    # Bounded so that a stored time stamp reads back as a datetime and a step fits BIGINT.
+    timestamp: float = Field(
+        ge=0, le=MAX_TIMESTAMP, description="Seconds since the epoch, up to the year 9999."
+    )
+    iteration_number: Annotated[int | None, Field(ge=-(2**63), le=2**63 - 1)] = None
 
     @field_serializer("value")
     def _non_finite_as_string(self, value: float) -> float | str:

@@ -121,8 +121,9 @@ class Experiment(_Record):
         )
 
     def save(self) -> Experiment:
+        # Attributes the user set shadow the entity's; those are what must be saved.
         self._entity = experiments_backend().update_experiment(
-            self.experiment_name, self._entity.display_name, self._entity.description
+            self.experiment_name, self.display_name, self.description
         )
         return self
 
@@ -213,9 +214,7 @@ class Trial(_Record):
         )
 
     def save(self) -> Trial:
-        self._entity = experiments_backend().update_trial(
-            self.trial_name, self._entity.display_name
-        )
+        self._entity = experiments_backend().update_trial(self.trial_name, self.display_name)
         return self
 
     def delete(self) -> None:

@@ -11,8 +11,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import pydantic
 import sqlalchemy as sa
 
+from slipway.artifacts.service import ArtifactService
 from slipway.errors import AlreadyExists, Conflict, NotFound, ValidationError
 from slipway.experiments import metric_store, repository
 from slipway.experiments import tables as t
@@ -43,9 +45,8 @@ from slipway.experiments.models import (
     tags_of,
 )
 from slipway.names import check_key, check_name, check_text
-from slipway.store.artifacts import ArtifactInfo, ArtifactStore
+from slipway.store.artifacts import ArtifactInfo
 from slipway.store.db import Database
-from slipway.store.tables import artifact_records
 
 ARTIFACT_PREFIX = "trial-component-artifacts"
 _LOADERS = {
@@ -102,7 +103,7 @@ def _unique(kind: str, name: str) -> Iterator[None]:
 class ExperimentsService:
     """Experiment tracking on one metadata database and one artifact store."""
 
-    def __init__(self, database: Database, artifacts: ArtifactStore) -> None:
+    def __init__(self, database: Database, artifacts: ArtifactService) -> None:
         self.db = database
         self.artifacts = artifacts
 
@@ -492,8 +493,7 @@ class ExperimentsService:
             raise ValidationError(f"artifact direction {direction!r} must be input or output")
         with self.db.read() as conn:
             self._component_id(conn, trial_component_name)
-        info = self.artifacts.put_stream(f"{ARTIFACT_PREFIX}/{trial_component_name}/{name}", chunks)
-        self._record(info)
+        info = self.artifacts.put(f"{ARTIFACT_PREFIX}/{trial_component_name}/{name}", chunks)
         artifact = Artifact(value=info.uri, media_type=media_type)
         self.update_trial_component(
             trial_component_name, **{f"{direction}_artifacts": {name: artifact}}
@@ -501,32 +501,11 @@ class ExperimentsService:
         return artifact
 
     def artifact_record(self, uri: str) -> ArtifactInfo:
-        with self.db.read() as conn:
-            row = conn.execute(
-                sa.select(artifact_records).where(artifact_records.c.uri == uri)
-            ).first()
-        if row is None:
-            raise NotFound(f"no artifact is stored at {uri!r}")
-        return ArtifactInfo(key=self._key_of(uri), uri=row.uri, size=row.size, sha256=row.sha256)
+        return self.artifacts.record(uri)
 
     def open_artifact(self, uri: str) -> Iterable[bytes]:
         """Stream a stored artifact's bytes, given the URI recorded on a component."""
-        return self.artifacts.iter_bytes(self.artifact_record(uri).key)
-
-    def _record(self, info: ArtifactInfo) -> None:
-        with self.db.write() as conn:
-            conn.execute(sa.delete(artifact_records).where(artifact_records.c.uri == info.uri))
-            conn.execute(
-                sa.insert(artifact_records).values(
-                    uri=info.uri, size=info.size, sha256=info.sha256, created_at=_now()
-                )
-            )
-
-    def _key_of(self, uri: str) -> str:
-        root = self.artifacts.uri_for("x")[:-1]
-        if not uri.startswith(root):
-            raise NotFound(f"artifact {uri!r} is not in this server's artifact store")
-        return uri[len(root) :]
+        return self.artifacts.open(uri)
 
     # --- search -----------------------------------------------------------------------
 
@@ -542,7 +521,14 @@ class ExperimentsService:
         """One page of experiments, trials or trial components matching an expression."""
         kind = resource if isinstance(resource, Resource) else Resource.parse(resource)
         if isinstance(search_expression, dict):
-            search_expression = SearchExpression.model_validate(search_expression)
+            try:
+                search_expression = SearchExpression.model_validate(search_expression)
+            except pydantic.ValidationError as error:
+                # Raise what the server answers for the same body, not pydantic's own error.
+                problems = "; ".join(
+                    f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in error.errors()[:5]
+                )
+                raise ValidationError(f"search expression is not valid: {problems}") from None
         query, offset = id_query(
             kind, search_expression, sort_by, _sort_order(sort_order), max_results, next_token
         )

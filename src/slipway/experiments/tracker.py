@@ -18,7 +18,12 @@ from typing import Any
 
 from slipway.errors import ValidationError
 from slipway.experiments._buffer import MetricBuffer
-from slipway.experiments.models import Artifact, PrimaryStatus, TrialComponentStatus
+from slipway.experiments.models import (
+    MAX_TIMESTAMP,
+    Artifact,
+    PrimaryStatus,
+    TrialComponentStatus,
+)
 from slipway.experiments.sdk import TrialComponent
 from slipway.names import check_key, create_with_generated_name
 from slipway.platform import experiments_backend
@@ -131,18 +136,23 @@ class Tracker:
         iteration_number: int | None = None,
     ) -> None:
         """Record one metric value; returns at once, the write happens in the background."""
-        if not metric_name or not isinstance(metric_name, str) or len(metric_name) > 255:
-            raise ValidationError(
-                f"metric name {metric_name!r} must be a string of 1 to 255 characters"
-            )
+        # The rules of MetricPoint, checked here: a point the store refuses later, in the
+        # background, would hold up every point of its batch.
+        check_key("metric name", metric_name, 255)
         if isinstance(timestamp, dt.datetime):
             timestamp = timestamp.timestamp()
-        self._metrics.append(
-            metric_name,
-            float(value),
-            time.time() if timestamp is None else float(timestamp),
-            None if iteration_number is None else int(iteration_number),
-        )
+        stamp = time.time() if timestamp is None else float(timestamp)
+        if not 0 <= stamp <= MAX_TIMESTAMP:
+            raise ValidationError(
+                f"metric {metric_name!r}: timestamp {stamp!r} is not seconds since the epoch "
+                "between 1970 and 9999"
+            )
+        step = None if iteration_number is None else int(iteration_number)
+        if step is not None and not -(2**63) <= step < 2**63:
+            raise ValidationError(
+                f"metric {metric_name!r}: iteration number {step} does not fit 64 bits"
+            )
+        self._metrics.append(metric_name, float(value), stamp, step)
 
     # --- artifacts --------------------------------------------------------------------
 

@@ -13,8 +13,10 @@ from slipway import __version__
 from slipway.errors import SlipwayError
 from slipway.experiments import api as experiments_api
 from slipway.platform import services
+from slipway.server.background import lifespan
 from slipway.server.middleware import BodyLimitMiddleware, TokenAuthMiddleware
 from slipway.settings import Settings, get_settings
+from slipway.training import api as training_api
 
 log = logging.getLogger("slipway.server")
 
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.services = services(settings)
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
     app.include_router(experiments_api.router)
+    app.include_router(training_api.router)
 
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict[str, str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
+# Importing the table modules registers their tables on the shared metadata.
 import slipway.experiments.tables
+import slipway.jobs.tables
 import slipway.store.tables  # noqa: F401
 from slipway.store.db import metadata
 

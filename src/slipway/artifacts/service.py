@@ -1,0 +1,86 @@
+"""Store files and remember what was stored: URI, size and sha256 of every artifact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import fsspec
+import sqlalchemy as sa
+
+from slipway.errors import NotFound
+from slipway.store.artifacts import ArtifactInfo, ArtifactStore, validate_key
+from slipway.store.db import Database
+from slipway.store.tables import artifact_records
+
+_CHUNK = 1024 * 1024
+
+
+class ArtifactService:
+    """The artifact store plus the records that make each stored file verifiable."""
+
+    def __init__(self, database: Database, store: ArtifactStore) -> None:
+        self.db = database
+        self.store = store
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> ArtifactInfo:
+        """Stream bytes into the store under a key and record them."""
+        info = self.store.put_stream(key, chunks)
+        self._record(info.uri, info.size, info.sha256)
+        return info
+
+    def put_file_at(self, uri: str, local_path: Path) -> ArtifactInfo:
+        """Upload a local file to any URI (inside the store or not) and record it."""
+        digest = hashlib.sha256()
+        with local_path.open("rb") as source, fsspec.open(uri, "wb", auto_mkdir=True) as target:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                target.write(chunk)
+        size = local_path.stat().st_size
+        self._record(uri, size, digest.hexdigest())
+        return ArtifactInfo(
+            key=self._key_or_uri(uri), uri=uri, size=size, sha256=digest.hexdigest()
+        )
+
+    def uri_for(self, key: str) -> str:
+        return self.store.uri_for(validate_key(key))
+
+    def record(self, uri: str) -> ArtifactInfo:
+        with self.db.read() as conn:
+            row = conn.execute(
+                sa.select(artifact_records).where(artifact_records.c.uri == uri)
+            ).first()
+        if row is None:
+            raise NotFound(f"no artifact is recorded at {uri!r}")
+        return ArtifactInfo(
+            key=self._key_or_uri(uri), uri=row.uri, size=row.size, sha256=row.sha256
+        )
+
+    def open(self, uri: str) -> Iterator[bytes]:
+        """Stream a recorded artifact's bytes."""
+        self.record(uri)
+        root = self.store.uri_for("x")[:-1]
+        if uri.startswith(root):
+            return self.store.iter_bytes(uri[len(root) :])
+        return _iter_uri(uri)
+
+    def _record(self, uri: str, size: int, sha256: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(sa.delete(artifact_records).where(artifact_records.c.uri == uri))
+            conn.execute(
+                sa.insert(artifact_records).values(
+                    uri=uri, size=size, sha256=sha256, created_at=dt.datetime.now(dt.UTC)
+                )
+            )
+
+    def _key_or_uri(self, uri: str) -> str:
+        root = self.store.uri_for("x")[:-1]
+        return uri[len(root) :] if uri.startswith(root) else uri
+
+
+def _iter_uri(uri: str) -> Iterator[bytes]:
+    with fsspec.open(uri, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            yield chunk

@@ -1,0 +1,416 @@
+"""The experiment-tracking commands: `slipway experiments|trials|components|search`.
+
+Each command turns its options into backend calls (in-process services or a server, as
+the settings say) and renders what comes back: Rich tables for people, one JSON document
+of the entities' wire shapes with ``--json`` for programs. The rules live in the service.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import typer
+from rich.console import Console, RenderableType
+from rich.table import Table
+
+from slipway.errors import ValidationError
+from slipway.experiments.expressions import Filter, Operator, Resource, SearchExpression
+from slipway.experiments.models import (
+    Experiment,
+    MetricSummary,
+    Page,
+    Trial,
+    TrialComponent,
+    WireModel,
+)
+from slipway.platform import experiments_backend
+
+experiments_app = typer.Typer(help="Experiments: groups of trials.", no_args_is_help=True)
+trials_app = typer.Typer(help="Trials: attempts within an experiment.", no_args_is_help=True)
+components_app = typer.Typer(
+    help="Trial components: the steps of a trial and what they logged.", no_args_is_help=True
+)
+
+_PAGE = 100
+# Piped output feeds grep and scripts, so tables there never fold a name to fit 80 columns.
+_PIPE_WIDTH = 10_000
+
+_JSON = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
+_MAX = typer.Option(100, "--max", help="Most items to show; pages are fetched as needed.")
+_SORT_BY = typer.Option(None, "--sort-by", help="Name or CreationTime (default).")
+_SORT_ORDER = typer.Option(None, "--sort-order", help="Ascending or Descending (default).")
+
+
+# --- experiments ----------------------------------------------------------------------
+
+
+@experiments_app.command("list")
+def list_experiments(
+    sort_by: str | None = _SORT_BY,
+    sort_order: str | None = _SORT_ORDER,
+    max_items: int = _MAX,
+    as_json: bool = _JSON,
+) -> None:
+    """List experiments, newest first."""
+    backend = experiments_backend()
+    found = _collect(
+        lambda size, token: backend.list_experiments(
+            sort_by=sort_by, sort_order=sort_order, max_results=size, next_token=token
+        ),
+        max_items,
+    )
+    if as_json:
+        _print_json(found)
+    else:
+        _print(_experiments_table(found))
+
+
+@experiments_app.command("show")
+def show_experiment(name: str, as_json: bool = _JSON) -> None:
+    """Show an experiment and its trials."""
+    backend = experiments_backend()
+    experiment = backend.get_experiment(name)
+    trials = _collect(
+        lambda size, token: backend.list_trials(
+            experiment_name=name, max_results=size, next_token=token
+        )
+    )
+    if as_json:
+        _print_json({"Experiment": experiment, "Trials": trials})
+        return
+    _print(
+        _fields(
+            [
+                ("Name", experiment.experiment_name),
+                ("Display name", experiment.display_name),
+                ("Description", experiment.description or ""),
+                ("Created", _time(experiment.creation_time)),
+                ("Last modified", _time(experiment.last_modified_time)),
+                ("Tags", _tags(experiment)),
+            ]
+        ),
+        _trials_table(trials),
+    )
+
+
+@experiments_app.command("delete")
+def delete_experiment(
+    name: str,
+    force: bool = typer.Option(
+        False, "--force", help="Also delete its trials and their trial components."
+    ),
+) -> None:
+    """Delete an experiment; it must have no trials unless --force is given."""
+    experiments_backend().delete_experiment(name, cascade=force)
+    typer.echo(f"experiment {name!r} deleted")
+
+
+# --- trials ---------------------------------------------------------------------------
+
+
+@trials_app.command("list")
+def list_trials(
+    experiment: str = typer.Option(..., "--experiment", help="The experiment's name."),
+    max_items: int = _MAX,
+    as_json: bool = _JSON,
+) -> None:
+    """List the trials of an experiment, newest first."""
+    backend = experiments_backend()
+    found = _collect(
+        lambda size, token: backend.list_trials(
+            experiment_name=experiment, max_results=size, next_token=token
+        ),
+        max_items,
+    )
+    if as_json:
+        _print_json(found)
+    else:
+        _print(_trials_table(found))
+
+
+# --- trial components -----------------------------------------------------------------
+
+
+@components_app.command("list")
+def list_components(
+    experiment: str | None = typer.Option(None, "--experiment", help="Only this experiment's."),
+    trial: str | None = typer.Option(None, "--trial", help="Only this trial's."),
+    max_items: int = _MAX,
+    as_json: bool = _JSON,
+) -> None:
+    """List trial components, newest first, with their metrics in short."""
+    backend = experiments_backend()
+    found = _collect(
+        lambda size, token: backend.list_trial_components(
+            experiment_name=experiment, trial_name=trial, max_results=size, next_token=token
+        ),
+        max_items,
+    )
+    if as_json:
+        _print_json(found)
+    else:
+        _print(_components_table(found))
+
+
+@components_app.command("show")
+def show_component(name: str, as_json: bool = _JSON) -> None:
+    """Show a trial component: parameters, artifacts, metrics and parents."""
+    component = experiments_backend().get_trial_component(name)
+    if as_json:
+        _print_json(component)
+        return
+    _print(*_component_view(component))
+
+
+# --- search ---------------------------------------------------------------------------
+
+
+def search(
+    resource: str = typer.Argument(..., help="Experiment, Trial or TrialComponent."),
+    filters: list[str] | None = typer.Option(
+        None,
+        "--filter",
+        help="'Name Operator Value', e.g. 'Metrics.accuracy.Max GreaterThan 0.9'; "
+        "several are ANDed.",
+    ),
+    expression: str | None = typer.Option(
+        None, "--expression", help="A SearchExpression as JSON, or @FILE holding it."
+    ),
+    sort_by: str | None = typer.Option(
+        None, "--sort-by", help="A property, e.g. CreationTime (default) or Metrics.loss.Min."
+    ),
+    sort_order: str | None = _SORT_ORDER,
+    max_items: int = _MAX,
+    as_json: bool = _JSON,
+) -> None:
+    """Search experiments, trials or trial components with the reference expressions."""
+    kind = Resource.parse(resource)
+    query = _search_expression(filters or [], expression)
+    backend = experiments_backend()
+    found = _collect(
+        lambda size, token: backend.search(kind, query, sort_by, sort_order, size, token),
+        max_items,
+    )
+    if as_json:
+        _print_json(found)
+        return
+    tables = {
+        Resource.EXPERIMENT: _experiments_table,
+        Resource.TRIAL: _trials_table,
+        Resource.TRIAL_COMPONENT: _components_table,
+    }
+    _print(tables[kind](found))
+
+
+def _search_expression(filters: Sequence[str], expression: str | None) -> SearchExpression | None:
+    """The --filter flags ANDed, together with the --expression if there is one."""
+    given = _parse_expression(expression) if expression is not None else None
+    if not filters:
+        return given
+    parsed = [_parse_filter(text) for text in filters]
+    try:
+        return SearchExpression(filters=parsed, sub_expressions=[given] if given else [])
+    except pydantic.ValidationError as error:
+        raise ValidationError(f"--filter: {_problems(error)}") from None
+
+
+def _parse_filter(text: str) -> Filter:
+    parts = text.split(maxsplit=2)
+    if len(parts) < 2:
+        raise ValidationError(
+            f"--filter {text!r} is not 'Name Operator Value'; "
+            "for example --filter 'Metrics.accuracy.Max GreaterThan 0.9'"
+        )
+    try:
+        operator = Operator(parts[1])
+    except ValueError:
+        raise ValidationError(
+            f"--filter {text!r}: operator {parts[1]!r} is not one of "
+            + ", ".join(op.value for op in Operator)
+        ) from None
+    value = parts[2] if len(parts) == 3 else None
+    try:
+        return Filter(name=parts[0], operator=operator, value=value)
+    except pydantic.ValidationError as error:
+        raise ValidationError(f"--filter {text!r}: {_problems(error)}") from None
+
+
+def _parse_expression(argument: str) -> SearchExpression:
+    text = argument
+    if argument.startswith("@"):
+        try:
+            text = Path(argument[1:]).read_text()
+        except OSError as error:
+            raise ValidationError(
+                f"--expression {argument!r}: cannot read {argument[1:]!r} ({error.strerror})"
+            ) from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValidationError(
+            f"--expression {_short(argument)!r} is not valid JSON: {error.msg} "
+            f"(line {error.lineno}, column {error.colno})"
+        ) from None
+    try:
+        return SearchExpression.model_validate(document)
+    except pydantic.ValidationError as error:
+        raise ValidationError(
+            f"--expression {_short(argument)!r} is not a SearchExpression: {_problems(error)}"
+        ) from None
+
+
+def _problems(error: pydantic.ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'value'}: {problem['msg']}"
+        for problem in error.errors()[:3]
+    )
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- fetching and printing ------------------------------------------------------------
+
+
+def _collect(fetch: Callable[[int, str | None], Page[Any]], limit: int | None = None) -> list[Any]:
+    """Follow NextToken until the listing ends or ``limit`` items are in hand."""
+    if limit is not None and limit < 1:
+        raise ValidationError(f"--max {limit} is out of range; use 1 or more")
+    size = min(limit or _PAGE, _PAGE)
+    items: list[Any] = []
+    token = None
+    while limit is None or len(items) < limit:
+        page = fetch(size, token)
+        items += page.items
+        token = page.next_token
+        if not token:
+            break
+    return items[:limit]
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, WireModel):
+        return value.to_wire()
+    if isinstance(value, dict):
+        return {key: _wire(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_wire(item) for item in value]
+    return value
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(_wire(value), indent=2))
+
+
+def _print(*renderables: RenderableType) -> None:
+    # User data is printed as is: no markup, emoji codes or number colouring in names.
+    options = {"markup": False, "emoji": False, "highlight": False}
+    console = Console(**options)
+    if not console.is_terminal:
+        console = Console(width=_PIPE_WIDTH, **options)
+    for renderable in renderables:
+        console.print(renderable)
+
+
+def _time(value: Any) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value is not None else ""
+
+
+def _number(value: float | None) -> str:
+    return f"{value:.6g}" if value is not None else ""
+
+
+def _tags(entity: Experiment | Trial | TrialComponent) -> str:
+    return ", ".join(f"{tag.key}={tag.value}" for tag in entity.tags)
+
+
+def _table(title: str | None, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
+def _fields(rows: Iterable[tuple[str, str]]) -> str:
+    """Label-value lines of one entity, leaving out what it does not have."""
+    present = [(label, value) for label, value in rows if value]
+    width = max(len(label) for label, _ in present)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in present)
+
+
+def _experiments_table(experiments: Sequence[Experiment]) -> Table:
+    table = _table(None, "Name", "Display name", "Created", "Description")
+    for e in experiments:
+        table.add_row(e.experiment_name, e.display_name, _time(e.creation_time), e.description)
+    return table
+
+
+def _trials_table(trials: Sequence[Trial]) -> Table:
+    table = _table("Trials", "Name", "Display name", "Experiment", "Created")
+    for t in trials:
+        table.add_row(t.trial_name, t.display_name, t.experiment_name, _time(t.creation_time))
+    return table
+
+
+def _metrics_in_short(metrics: Sequence[MetricSummary]) -> str:
+    """One line per metric: its last value, and its range when it has several points."""
+    lines = []
+    for m in metrics:
+        spread = f" [{_number(m.min)}..{_number(m.max)}]" if m.count > 1 else ""
+        lines.append(f"{m.metric_name}={_number(m.last)}{spread}")
+    return "\n".join(lines)
+
+
+def _components_table(components: Sequence[TrialComponent]) -> Table:
+    table = _table(None, "Name", "Display name", "Status", "Created", "Metrics")
+    for c in components:
+        table.add_row(
+            c.trial_component_name,
+            c.display_name,
+            c.status.primary_status.value,
+            _time(c.creation_time),
+            _metrics_in_short(c.metrics),
+        )
+    return table
+
+
+def _component_view(c: TrialComponent) -> list[RenderableType]:
+    status = c.status.primary_status.value
+    if c.status.message:
+        status += f": {c.status.message}"
+    views: list[RenderableType] = [
+        _fields(
+            [
+                ("Name", c.trial_component_name),
+                ("Display name", c.display_name),
+                ("Status", status),
+                ("Started", _time(c.start_time)),
+                ("Ended", _time(c.end_time)),
+                ("Created", _time(c.creation_time)),
+                ("Source", c.source.source_arn if c.source else ""),
+                ("Tags", _tags(c)),
+            ]
+        )
+    ]
+    parameters = _table("Parameters", "Name", "Value")
+    for name, parameter in sorted(c.parameters.items()):
+        value = parameter.value
+        parameters.add_row(name, _number(value) if isinstance(value, float) else value)
+    artifacts = _table("Artifacts", "Direction", "Name", "Value", "Media type")
+    for direction, found in (("input", c.input_artifacts), ("output", c.output_artifacts)):
+        for name, artifact in sorted(found.items()):
+            artifacts.add_row(direction, name, artifact.value, artifact.media_type)
+    metrics = _table("Metrics", "Name", "Count", "Min", "Max", "Avg", "StdDev", "Last")
+    for m in c.metrics:
+        stats = (m.min, m.max, m.avg, m.std_dev, m.last)
+        metrics.add_row(m.metric_name, str(m.count), *(_number(s) for s in stats))
+    parents = _table("Parents", "Trial", "Experiment")
+    for parent in c.parents:
+        parents.add_row(parent.trial_name, parent.experiment_name)
+    views += [table for table in (parameters, artifacts, metrics, parents) if table.row_count]
+    return views

@@ -1,0 +1,182 @@
+"""The local process runner: start a job's process, watch it, stop it.
+
+A job's process runs in its own session (process group) with its output going to a log
+file and its exit code written to a file by a tiny shell wrapper. Nothing ties it to the
+process that started it: if that process (the server, a notebook) goes away, the job
+keeps running and any later slipway process can adopt it by reading the same files. The
+Kubernetes runner (with the operator) follows the same interface.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+# `"$@"` runs the job's command; the wrapper records its exit code where a watcher
+# that is not the parent process can read it. `exec` keeps the process tree flat.
+_WRAPPER = (
+    '"$@" > "$SLIPWAY_JOB_LOG" 2>&1; echo $? > "$SLIPWAY_JOB_EXIT.tmp"; '
+    'mv "$SLIPWAY_JOB_EXIT.tmp" "$SLIPWAY_JOB_EXIT"'
+)
+_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class JobFiles:
+    """Where one job's process writes its output and exit code."""
+
+    folder: Path
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "job.log"
+
+    @property
+    def exit_code(self) -> Path:
+        return self.folder / "exit-code"
+
+
+def launch(argv: list[str], env: dict[str, str], cwd: Path, files: JobFiles) -> int:
+    """Start the command detached from the caller; returns the process (group) id."""
+    files.folder.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        ["/bin/sh", "-c", _WRAPPER, "slipway-job", *argv],
+        env={**env, "SLIPWAY_JOB_LOG": str(files.log), "SLIPWAY_JOB_EXIT": str(files.exit_code)},
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    # Reap the shell when it ends so it does not linger as a zombie of a long-lived server.
+    threading.Thread(target=process.wait, daemon=True).start()
+    return process.pid
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except (OSError, IndexError):
+        return False
+
+
+def stop(pid: int, grace_seconds: float) -> None:
+    """SIGTERM to the job's process group, then SIGKILL after the grace period."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return
+        time.sleep(_POLL_SECONDS)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+
+@dataclass
+class Outcome:
+    """How a watched process ended."""
+
+    exit_code: int | None  # None: it vanished without writing one (killed with its wrapper)
+    stopped: bool = False
+    timed_out: bool = False
+
+
+class LogTail:
+    """Reads complete new lines from a growing log file, from a remembered offset."""
+
+    def __init__(self, path: Path, skip_lines: int = 0) -> None:
+        self.path = path
+        self.offset = 0
+        self._skip = skip_lines  # lines an earlier reader already handled
+        self._partial = b""
+
+    def read(self) -> list[str]:
+        try:
+            with self.path.open("rb") as stream:
+                stream.seek(self.offset)
+                data = stream.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        data = self._partial + data
+        *lines, self._partial = data.split(b"\n")
+        if self._skip:
+            skipped, lines = lines[: self._skip], lines[self._skip :]
+            self._skip -= len(skipped)
+        return [line.decode("utf-8", "replace").rstrip("\r") for line in lines]
+
+    def rest(self) -> list[str]:
+        """The last line when the file ended without a newline."""
+        lines = self.read()
+        if self._partial:
+            lines.append(self._partial.decode("utf-8", "replace"))
+            self._partial = b""
+        return lines
+
+
+def watch(
+    pid: int,
+    files: JobFiles,
+    tail: LogTail,
+    on_lines: Callable[[list[tuple[float, str]]], None],
+    should_stop: Callable[[], bool],
+    heartbeat: Callable[[], None],
+    max_run_seconds: float | None,
+    started_at: float,
+    grace_seconds: float,
+) -> Outcome:
+    """Follow a job's process until it ends; stop it when asked or when it runs too long."""
+    last_check = last_beat = 0.0
+    stopped = timed_out = False
+    while True:
+        now = time.time()
+        lines = tail.read()
+        if lines:
+            on_lines([(now, line) for line in lines])
+        if files.exit_code.exists():
+            rest = tail.rest()
+            if rest:
+                on_lines([(time.time(), line) for line in rest])
+            code = int(files.exit_code.read_text().strip() or "1")
+            return Outcome(code, stopped, timed_out)
+        if not alive(pid):
+            time.sleep(_POLL_SECONDS)  # the wrapper may be writing the exit code right now
+            if files.exit_code.exists():
+                continue
+            rest = tail.rest()
+            if rest:
+                on_lines([(time.time(), line) for line in rest])
+            return Outcome(None, stopped, timed_out)
+        if now - last_beat >= 2.0:
+            heartbeat()
+            last_beat = now
+        if not (stopped or timed_out) and now - last_check >= 0.25:
+            last_check = now
+            if should_stop():
+                stopped = True
+                threading.Thread(target=stop, args=(pid, grace_seconds), daemon=True).start()
+            elif max_run_seconds is not None and now - started_at > max_run_seconds:
+                timed_out = True
+                threading.Thread(target=stop, args=(pid, grace_seconds), daemon=True).start()
+        time.sleep(_POLL_SECONDS)

@@ -1,0 +1,38 @@
+"""Work the server does besides answering requests: adopting jobs nobody watches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+log = logging.getLogger("slipway.server")
+_ADOPT_EVERY_SECONDS = 10.0
+
+
+async def _adopt_orphans_forever(app: FastAPI) -> None:
+    """Jobs survive a server restart: the restarted server watches them again."""
+    training = app.state.services.training
+    while True:
+        try:
+            adopted = await run_in_threadpool(training.adopt_orphans)
+            if adopted:
+                log.info("watching training jobs again: %s", ", ".join(adopted))
+        except Exception:
+            log.exception("adopting orphaned jobs failed; trying again later")
+        await asyncio.sleep(_ADOPT_EVERY_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    task = asyncio.create_task(_adopt_orphans_forever(app))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,1 @@
+"""Training jobs under the SageMaker script-mode container contract."""

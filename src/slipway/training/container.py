@@ -1,0 +1,202 @@
+"""The SageMaker training container contract, reproduced in a per-job folder.
+
+The folder stands in for ``/opt/ml``: ``input/config/*.json``, ``input/data/<channel>/``,
+``model/``, ``output/`` (with ``output/failure`` and ``output/data/``), ``code/``. The
+``SM_*`` variables point into it, so an unmodified script-mode script (argparse with
+``SM_MODEL_DIR``, ``SM_CHANNEL_TRAIN`` and hyperparameters as arguments) runs as is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import fsspec
+
+from slipway.errors import ValidationError
+from slipway.training.models import CreateTrainingJob
+
+HOST = "algo-1"
+
+
+def _compact(value: Any) -> str:
+    """The training toolkit's encoding of non-string variables."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def encoded_hyperparameters(hyperparameters: dict[str, Any]) -> dict[str, str]:
+    """hyperparameters.json holds strings only; values are JSON-encoded as the SDK does."""
+    return {name: json.dumps(value) for name, value in hyperparameters.items()}
+
+
+def _decoded(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _cli_arguments(hyperparameters: dict[str, Any]) -> list[str]:
+    """``--key value`` per hyperparameter, sorted, ``-k`` for one-letter keys."""
+    arguments = []
+    for name in sorted(hyperparameters):
+        value = hyperparameters[name]
+        flag = f"-{name}" if len(name) == 1 else f"--{name}"
+        if isinstance(value, dict):
+            value = ",".join(f"{k}={v}" for k, v in value.items())
+        arguments += [flag, str(value)]
+    return arguments
+
+
+class ContainerRoot:
+    """One job's stand-in for /opt/ml."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.input = root / "input"
+        self.config = self.input / "config"
+        self.data = self.input / "data"
+        self.model = root / "model"
+        self.output = root / "output"
+        self.output_data = self.output / "data"
+        self.intermediate = self.output / "intermediate"
+        self.code = root / "code"
+        self.failure = self.output / "failure"
+
+    def create(self) -> None:
+        for folder in (
+            self.config,
+            self.data,
+            self.model,
+            self.output_data,
+            self.intermediate,
+            self.code,
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def write_config(self, request: CreateTrainingJob) -> None:
+        hyperparameters = encoded_hyperparameters(request.hyperparameters)
+        (self.config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+        (self.config / "resourceconfig.json").write_text(json.dumps(self.resource_config()))
+        (self.config / "inputdataconfig.json").write_text(
+            json.dumps(self.input_data_config(request))
+        )
+
+    @staticmethod
+    def resource_config() -> dict[str, Any]:
+        return {"current_host": HOST, "hosts": [HOST], "network_interface_name": "eth0"}
+
+    @staticmethod
+    def input_data_config(request: CreateTrainingJob) -> dict[str, Any]:
+        return {
+            name: {
+                "ContentType": channel.content_type or "application/octet-stream",
+                "TrainingInputMode": "File",
+                "S3DistributionType": "FullyReplicated",
+                "RecordWrapperType": "None",
+            }
+            for name, channel in request.input_data_config.items()
+        }
+
+    def fetch_channel(self, name: str, uri: str) -> None:
+        """Copy a channel's file or folder into input/data/<channel>/."""
+        target = self.data / name
+        target.mkdir(parents=True, exist_ok=True)
+        fs, path = fsspec.core.url_to_fs(uri)
+        if not fs.exists(path):
+            raise ValidationError(f"input channel {name!r}: nothing found at {uri!r}")
+        if fs.isdir(path):
+            fs.get(path.rstrip("/") + "/", str(target) + "/", recursive=True)
+        else:
+            fs.get(path, str(target / Path(path).name))
+
+    def fetch_code(self, source_uri: str) -> None:
+        with fsspec.open(source_uri, "rb") as stream, tarfile.open(fileobj=stream) as tar:
+            tar.extractall(self.code, filter="data")
+
+    def environment(self, request: CreateTrainingJob, source_uri: str | None) -> dict[str, str]:
+        """The SM_* variables of the training toolkit, pointing into this folder."""
+        hps = {
+            name: _decoded(v)
+            for name, v in encoded_hyperparameters(request.hyperparameters).items()
+        }
+        channels = sorted(request.input_data_config)
+        module = Path(request.entry_point).stem
+        user_args = _cli_arguments(hps)
+        values: dict[str, Any] = {
+            "hosts": [HOST],
+            "network_interface_name": "eth0",
+            "hps": hps,
+            "user_entry_point": request.entry_point,
+            "framework_params": {},
+            "resource_config": self.resource_config(),
+            "input_data_config": self.input_data_config(request),
+            "output_data_dir": str(self.output_data),
+            "channels": channels,
+            "current_host": HOST,
+            "module_name": module,
+            "log_level": 20,
+            "framework_module": "",
+            "input_dir": str(self.input),
+            "input_config_dir": str(self.config),
+            "output_dir": str(self.output),
+            "num_cpus": os.cpu_count() or 1,
+            "num_gpus": 0,
+            "model_dir": str(self.model),
+            "module_dir": source_uri or "",
+            "user_args": user_args,
+            "output_intermediate_dir": str(self.intermediate),
+        }
+        env = {
+            f"SM_{k.upper()}": v if isinstance(v, str) else _compact(v) for k, v in values.items()
+        }
+        env["SM_TRAINING_ENV"] = _compact({**values, "job_name": request.training_job_name})
+        for name in channels:
+            env[f"SM_CHANNEL_{name.upper()}"] = str(self.data / name)
+        for name, value in hps.items():
+            env[f"SM_HP_{name.upper()}"] = value if isinstance(value, str) else _compact(value)
+        env["TRAINING_JOB_NAME"] = request.training_job_name
+        env["CURRENT_HOST"] = HOST
+        env["SAGEMAKER_BASE_DIR"] = str(self.root)
+        return env
+
+    def command(self, request: CreateTrainingJob) -> list[str]:
+        entry = self.code / request.entry_point
+        if not entry.is_file():
+            raise ValidationError(
+                f"entry point {request.entry_point!r} is not in the job's source folder; "
+                "pass entry_point relative to source_dir"
+            )
+        hps = {
+            name: _decoded(v)
+            for name, v in encoded_hyperparameters(request.hyperparameters).items()
+        }
+        return [sys.executable, str(entry), *_cli_arguments(hps)]
+
+    def failure_reason(self) -> str | None:
+        if self.failure.is_file():
+            return self.failure.read_text(errors="replace")[:1024].strip() or None
+        return None
+
+    def pack_model(self, target_uri: str) -> None:
+        _pack(self.model, target_uri)
+
+    def pack_output_data(self, target_uri: str) -> bool:
+        if not any(self.output_data.iterdir()):
+            return False
+        _pack(self.output_data, target_uri)
+        return True
+
+
+def _pack(folder: Path, target_uri: str) -> None:
+    """Write a folder's contents as a gzip tarball to any fsspec URI."""
+    with (
+        fsspec.open(target_uri, "wb", auto_mkdir=True) as stream,
+        tarfile.open(fileobj=stream, mode="w:gz") as tar,
+    ):
+        for item in sorted(folder.iterdir()):
+            tar.add(item, arcname=item.name)

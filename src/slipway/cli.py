@@ -11,6 +11,9 @@ import sys
 import typer
 from rich.console import Console
 
+# Typer carries its own copy of click; its exceptions are the ones raised here.
+from typer._click import exceptions as click_errors
+
 from slipway.errors import SlipwayError
 
 app = typer.Typer(
@@ -105,10 +108,22 @@ def token_revoke(name: str) -> None:
     print(f"token {name!r} revoked")
 
 
+def _fail(message: str, code: int) -> None:
+    err.print(f"slipway: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
     _mount_capabilities()
     try:
-        app()
+        app(standalone_mode=False)
     except SlipwayError as error:
-        err.print(f"slipway: {error.message}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(1)
+        _fail(error.message, 1)
+    except click_errors.UsageError as error:
+        # Usage errors as one line too, with the command's --help as the next step.
+        where = error.ctx.command_path if error.ctx else "slipway"
+        _fail(f"{error.format_message()} (see `{where} --help`)", error.exit_code)
+    except click_errors.Abort:
+        _fail("aborted", 130)
+    except click_errors.Exit as done:
+        sys.exit(done.exit_code)

@@ -7,6 +7,7 @@ same user code runs on a laptop and against a team's server.
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,16 +37,19 @@ class Services:
     training: TrainingService
 
 
-@functools.cache
-def _services(database_url: str, artifact_uri: str, settings: Settings) -> Services:
+_cache: dict[str, Services] = {}
+_cache_lock = threading.Lock()
+
+
+def _services(settings: Settings) -> Services:
     from slipway.artifacts.service import ArtifactService
     from slipway.auth.service import TokenService
     from slipway.experiments.service import ExperimentsService
     from slipway.jobs.service import JobService
     from slipway.training.service import TrainingService
 
-    database = open_database(database_url)
-    artifacts = ArtifactService(database, ArtifactStore(artifact_uri))
+    database = open_database(settings.resolved_database_url)
+    artifacts = ArtifactService(database, ArtifactStore(settings.resolved_artifact_uri))
     experiments = ExperimentsService(database, artifacts)
     jobs = JobService(database)
     return Services(
@@ -61,7 +65,12 @@ def _services(database_url: str, artifact_uri: str, settings: Settings) -> Servi
 def services(settings: Settings | None = None) -> Services:
     """The embedded services for these settings (one set per database and store)."""
     settings = settings or get_settings()
-    return _services(settings.resolved_database_url, settings.resolved_artifact_uri, settings)
+    # One set of services per distinct settings (equal settings share them).
+    key = settings.model_dump_json()
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = _services(settings)
+        return _cache[key]
 
 
 def experiments_backend() -> ExperimentsService | RemoteExperiments:
@@ -96,7 +105,8 @@ def reset() -> None:
     from slipway.experiments.client import remote_experiments
     from slipway.store.db import close_databases
 
-    _services.cache_clear()
+    with _cache_lock:
+        _cache.clear()
     _adopt_once.cache_clear()
     remote_experiments.cache_clear()
     close_databases()

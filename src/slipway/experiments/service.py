@@ -188,7 +188,8 @@ class ExperimentsService:
             if trial_ids and not cascade:
                 raise Conflict(
                     f"experiment {experiment_name!r} still has {len(trial_ids)} trial(s); "
-                    "delete them first or use experiment.delete_all(action='--force')"
+                    "delete them first, or delete everything with experiment.delete_all(action='--force') "
+                    f"or `slipway experiments delete {experiment_name} --force`"
                 )
             components = repository.component_ids_of_trials(conn, trial_ids)
             repository.delete_components(conn, components)
@@ -246,9 +247,10 @@ class ExperimentsService:
             created_after=created_after,
             created_before=created_before,
         )
-        if trial_component_name is not None:
+        if experiment_name is not None:
             with self.db.read() as conn:
-                self._component_id(conn, trial_component_name)
+                self._experiment_id(conn, experiment_name)  # an unknown name is an error
+        if trial_component_name is not None:
             names = [p.trial_name for p in self.get_trial_component(trial_component_name).parents]
             in_filter = Filter(name="TrialName", operator=Operator.IN, value=",".join(names))
             if not names:

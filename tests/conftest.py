@@ -7,14 +7,21 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 
-from helpers import free_port, fresh_database
+from helpers import free_port, fresh_database, run_server_process
+
+if TYPE_CHECKING:
+    from slipway.experiments.client import RemoteExperiments
+    from slipway.experiments.service import ExperimentsService
 
 # initdb and the server refuse to run as root, so a root test run hands them to this user.
 SERVER_USER = "postgres"
@@ -123,3 +130,82 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if {"postgres_url", "fresh_postgres_database"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
+
+
+# --- the two SDK modes: embedded (SQLite, local folder) and remote (a real server) ----------
+
+_SETTINGS_VARIABLES = (
+    "SLIPWAY_HOME",
+    "SLIPWAY_DATABASE_URL",
+    "SLIPWAY_ARTIFACT_URI",
+    "SLIPWAY_SERVER_URL",
+    "SLIPWAY_TOKEN",
+    "SLIPWAY_TRIAL_COMPONENT_NAME",
+)
+
+
+@pytest.fixture(scope="session")
+def slipway_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start one slipway server on 127.0.0.1 over a PostgreSQL database; yield its URL.
+
+    One server serves the whole session: tests keep apart by unique names (`unique`).
+    """
+    home = tmp_path_factory.mktemp("server-home")
+    port = free_port()
+    # The `slipway` command installed beside this interpreter: what a team runs.
+    slipway = str(Path(sys.executable).parent / "slipway")
+    args = [slipway, "server", "--host", "127.0.0.1", "--port", str(port)]
+    with fresh_database(postgres_url) as database_url:
+        env = {
+            "SLIPWAY_HOME": str(home),
+            "SLIPWAY_DATABASE_URL": database_url,
+            "SLIPWAY_ARTIFACT_URI": str(home / "artifacts"),
+            # Empty values override what the test process may have set: not unset, but off.
+            "SLIPWAY_SERVER_URL": "",
+            "SLIPWAY_TOKEN": "",
+        }
+        with run_server_process(args, env, port):
+            yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def embedded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SLIPWAY_HOME of embedded mode, shared by the session as the server's database is."""
+    return tmp_path_factory.mktemp("embedded-home")
+
+
+def _reload_sdk() -> None:
+    from slipway.platform import reset
+    from slipway.settings import reload_settings
+
+    reload_settings()
+    reset()
+
+
+@pytest.fixture(params=["embedded", pytest.param("remote", marks=pytest.mark.postgres)])
+def backend(
+    request: pytest.FixtureRequest, embedded_home: Path
+) -> Iterator[ExperimentsService | RemoteExperiments]:
+    """Run the test's SDK calls embedded, then again against a real server.
+
+    Yields what the SDK talks to in that mode (the ExperimentsService or its HTTP
+    client), whose ``open_artifact(uri)`` reads back a stored artifact.
+    """
+    from slipway.platform import experiments_backend
+
+    server_url = request.getfixturevalue("slipway_server") if request.param == "remote" else None
+    with pytest.MonkeyPatch.context() as env:
+        for name in _SETTINGS_VARIABLES:
+            env.delenv(name, raising=False)
+        env.setenv("SLIPWAY_HOME", str(embedded_home))
+        if server_url:
+            env.setenv("SLIPWAY_SERVER_URL", server_url)
+        _reload_sdk()
+        yield experiments_backend()
+    _reload_sdk()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short random suffix that keeps one test's names apart from every other test's."""
+    return uuid.uuid4().hex[:10]

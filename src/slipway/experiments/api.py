@@ -314,7 +314,8 @@ def log_metrics(trial_component_name: str, body: MetricBatch, svc: Service) -> d
     return {"Stored": svc.log_metrics(trial_component_name, body.metrics, body.batch_id)}
 
 
-@router.get("/trial-components/{trial_component_name}/metrics/{metric_name}")
+# `:path`: metric names such as 'train/loss' hold slashes, which arrive decoded.
+@router.get("/trial-components/{trial_component_name}/metrics/{metric_name:path}")
 def get_metric_series(trial_component_name: str, metric_name: str, svc: Service) -> dict:
     points = svc.get_metric_series(trial_component_name, metric_name)
     return {"Points": [p.to_wire() for p in points]}
@@ -323,7 +324,8 @@ def get_metric_series(trial_component_name: str, metric_name: str, svc: Service)
 # --- artifacts --------------------------------------------------------------------------
 
 
-@router.put("/trial-components/{trial_component_name}/artifacts/{name}")
+# `:path`: an artifact name may name a folder too (plots/roc.png).
+@router.put("/trial-components/{trial_component_name}/artifacts/{name:path}")
 async def upload_artifact(
     trial_component_name: str,
     name: str,

@@ -140,6 +140,8 @@ class Tracker:
         # background, would hold up every point of its batch.
         check_key("metric name", metric_name, 255)
         if isinstance(timestamp, dt.datetime):
+            if timestamp.tzinfo is None:  # the store reads naive times as UTC; so do we
+                timestamp = timestamp.replace(tzinfo=dt.UTC)
             timestamp = timestamp.timestamp()
         stamp = time.time() if timestamp is None else float(timestamp)
         if not 0 <= stamp <= MAX_TIMESTAMP:

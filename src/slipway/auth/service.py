@@ -61,9 +61,12 @@ class TokenService:
                 conn.scalar(sa.select(sa.literal(1)).select_from(api_tokens).limit(1)) is not None
             )
 
-    def is_valid(self, token: str) -> bool:
+    def name_of(self, token: str) -> str | None:
+        """The name of the token presented, or None when no such token exists."""
         with self.db.read() as conn:
-            found = conn.scalar(
+            return conn.scalar(
                 sa.select(api_tokens.c.name).where(api_tokens.c.token_hash == _hash(token))
             )
-        return found is not None
+
+    def is_valid(self, token: str) -> bool:
+        return self.name_of(token) is not None

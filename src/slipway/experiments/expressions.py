@@ -26,6 +26,7 @@ from slipway.experiments import tables as t
 from slipway.experiments.models import SortOrder, WireModel
 
 MAX_RESULTS = 100
+_MAX_OFFSET = 2**31 - 1
 
 
 class Operator(StrEnum):
@@ -421,7 +422,8 @@ def decode_token(token: str | None) -> int:
         offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
     except (ValueError, KeyError, TypeError):
         offset = None
-    if not isinstance(offset, int) or offset < 0:
+    # The bound keeps a forged offset from overflowing the database's integer.
+    if not isinstance(offset, int) or not 0 <= offset <= _MAX_OFFSET:
         raise ValidationError(
             f"NextToken {token[:40]!r} is not a token this server gave out; "
             "pass the NextToken of the previous page unchanged"

@@ -188,8 +188,9 @@ class ExperimentsService:
             if trial_ids and not cascade:
                 raise Conflict(
                     f"experiment {experiment_name!r} still has {len(trial_ids)} trial(s); "
-                    "delete them first, or delete everything with experiment.delete_all(action='--force') "
-                    f"or `slipway experiments delete {experiment_name} --force`"
+                    "delete them first, or delete everything with "
+                    "experiment.delete_all(action='--force') or "
+                    f"`slipway experiments delete {experiment_name} --force`"
                 )
             components = repository.component_ids_of_trials(conn, trial_ids)
             repository.delete_components(conn, components)

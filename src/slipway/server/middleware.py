@@ -44,7 +44,10 @@ class TokenAuthMiddleware:
             return
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() == "bearer" and token and self.tokens.is_valid(token.strip()):
+        name = self.tokens.name_of(token.strip()) if scheme.lower() == "bearer" else None
+        if name is not None:
+            # Routes that record who acted read the token's name from the request state.
+            scope.setdefault("state", {})["token_name"] = name
             await self.app(scope, receive, send)
             return
         if not self.tokens.required():

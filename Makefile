@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Debian installs the PostgreSQL server binaries outside PATH, one folder per major version.
 PG_BIN_GLOB := /usr/lib/postgresql/*/bin/initdb
 
-.PHONY: venv run test lint clean postgres
+.PHONY: venv run test lint clean postgres plpython
 
 venv: $(VENV)/.installed
 
@@ -36,8 +36,19 @@ postgres:
 	  $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; \
 	fi
 
+# The SQL tests run PL/Python functions inside that server, so it needs the package of its
+# major version (tests/test_sql_postgres.py).
+plpython: postgres
+	@major=$$(ls /usr/lib/postgresql | sort -n | tail -1); \
+	if [ ! -e /usr/lib/postgresql/$$major/lib/plpython3.so ]; then \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=; \
+	  elif command -v sudo >/dev/null; then sudo=sudo; \
+	  else echo "make: PL/Python missing; as root: apt-get install postgresql-plpython3-$$major" >&2; exit 1; fi; \
+	  $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-plpython3-$$major; \
+	fi
+
 # No `|| true` anywhere: pytest's exit 5 (no tests collected) must fail the run.
-test: $(VENV)/.installed-dev postgres
+test: $(VENV)/.installed-dev postgres plpython
 	$(BIN)/python -m pytest -q
 
 # wildcard drops a folder git has not got yet (git keeps no empty folders), which ruff rejects.

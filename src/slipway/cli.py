@@ -32,11 +32,23 @@ err = Console(stderr=True)
 
 def _mount_capabilities() -> None:
     from slipway.experiments.cli import components_app, experiments_app, search, trials_app
+    from slipway.jobs.cli import jobs_app
+    from slipway.monitor.cli import monitor_app
+    from slipway.registry.cli import models_app
+    from slipway.serving.cli import endpoints_app
+    from slipway.sql.cli import sql_app
+    from slipway.tuning.cli import tuning_app
 
     app.add_typer(experiments_app, name="experiments")
     app.add_typer(trials_app, name="trials")
     app.add_typer(components_app, name="components")
     app.command("search")(search)
+    app.add_typer(models_app, name="models")
+    app.add_typer(jobs_app, name="jobs")
+    app.add_typer(tuning_app, name="tuning")
+    app.add_typer(endpoints_app, name="endpoints")
+    app.add_typer(monitor_app, name="monitor")
+    app.add_typer(sql_app, name="sql")
 
 
 @app.command()

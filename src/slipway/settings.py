@@ -50,6 +50,27 @@ class Settings(BaseSettings):
     metric_flush_interval: float = Field(
         default=0.2, description="Seconds between background writes of buffered metrics."
     )
+    # --- serving (slipway.inference, slipway.serving) ---
+    trusted_model_sources: list[str] = Field(
+        default_factory=list,
+        description="URI or path prefixes whose pickle/joblib model files may be loaded.",
+    )
+    trusted_skops_types: list[str] = Field(
+        default_factory=lambda: ["sklearn.", "numpy.", "scipy."],
+        description="Types skops may rebuild: full names, or module prefixes ending in '.'.",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None, description="Local folder for downloaded models (default: home/models)."
+    )
+    max_invocation_bytes: int = Field(
+        default=6 * 1024 * 1024, description="Largest invocation body an endpoint accepts."
+    )
+    invocation_timeout: float = Field(
+        default=60.0, description="Seconds a prediction may take before its worker is replaced."
+    )
+    capture_flush_interval: float = Field(
+        default=60.0, description="Seconds before a data capture file is moved to its URI."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -74,6 +95,10 @@ class Settings(BaseSettings):
     @property
     def resolved_artifact_uri(self) -> str:
         return self.artifact_uri or str(self.home / "artifacts")
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        return self.model_cache_dir or self.home / "models"
 
 
 @functools.cache

@@ -112,13 +112,49 @@ class JobService:
         token = encode_token(offset + max_results) if len(ids) > max_results else None
         return Page[Job](items=items, next_token=token)
 
+    def find_job(self, name: str, kind: JobKind | None = None) -> Job:
+        """A job by name, of any kind unless one is given; names are unique per kind only."""
+        if kind is not None:
+            return self.get_job(kind, name)
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(t.jobs.c.id, t.jobs.c.kind).where(t.jobs.c.name == name))
+            found = list(rows)
+            if not found:
+                raise NotFound(f"job {name!r} not found; list jobs with `slipway jobs list`")
+            if len(found) > 1:
+                kinds = ", ".join(sorted(row.kind for row in found))
+                raise Conflict(f"jobs of several kinds are named {name!r} ({kinds}); pass --kind")
+            return self._load(conn, found[0].id)
+
+    def statuses(self, kind: JobKind, parent: tuple[JobKind, str]) -> dict[str, JobStatus]:
+        """The status of each child job of a parent, in one cheap query (parents poll it)."""
+        with self.db.read() as conn:
+            parent_id = self._id(conn, *parent)
+            rows = conn.execute(
+                sa.select(t.jobs.c.name, t.jobs.c.status).where(
+                    t.jobs.c.kind == kind.value, t.jobs.c.parent_id == parent_id
+                )
+            )
+            return {row.name: JobStatus(row.status) for row in rows}
+
     # --- life cycle ---------------------------------------------------------------------
 
     def transition(
-        self, kind: JobKind, name: str, secondary: SecondaryStatus, message: str | None = None
+        self,
+        kind: JobKind,
+        name: str,
+        secondary: SecondaryStatus,
+        message: str | None = None,
+        pid: int | None = None,
+        at: dt.datetime | None = None,
     ) -> None:
-        """Enter a new secondary status, closing the previous one in the history."""
-        now = _now()
+        """Enter a new secondary status (at ``at``, default now), closing the previous one.
+
+        With ``pid``, the watcher also says which process it now watches (a heartbeat),
+        in the same transaction: starting a job's process costs one write, not two.
+        """
+        now = at or _now()
+        watcher = {"pid": pid, "heartbeat_at": now} if pid is not None else {}
         with self.db.write() as conn:
             job_id = self._id(conn, kind, name)
             self._close_transition(conn, job_id, now)
@@ -130,7 +166,7 @@ class JobService:
             conn.execute(
                 sa.update(t.jobs)
                 .where(t.jobs.c.id == job_id)
-                .values(secondary_status=secondary.value, modified_at=now)
+                .values(secondary_status=secondary.value, modified_at=now, **watcher)
             )
 
     def finish(

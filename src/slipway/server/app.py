@@ -12,11 +12,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from slipway import __version__
 from slipway.errors import SlipwayError
 from slipway.experiments import api as experiments_api
+from slipway.jobs import api as jobs_api
+from slipway.monitor import api as monitor_api
 from slipway.platform import services
+from slipway.registry import api as registry_api
 from slipway.server.background import lifespan
 from slipway.server.middleware import BodyLimitMiddleware, TokenAuthMiddleware
+from slipway.serving import api as serving_api
+from slipway.serving.gateway import ServingMiddleware
 from slipway.settings import Settings, get_settings
 from slipway.training import api as training_api
+from slipway.tuning import api as tuning_api
 
 log = logging.getLogger("slipway.server")
 
@@ -90,6 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _on_unexpected)
     app.include_router(experiments_api.router)
     app.include_router(training_api.router)
+    app.include_router(tuning_api.router)
+    app.include_router(jobs_api.router)
+    app.include_router(registry_api.router)
+    app.include_router(serving_api.router)
+    app.include_router(monitor_api.router)
 
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict[str, str]:
@@ -97,4 +108,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TokenAuthMiddleware, tokens=app.state.services.tokens)
+    # Outermost: invocations bypass the REST stack (see slipway.serving.gateway).
+    app.add_middleware(
+        ServingMiddleware,
+        source=app.state.services.serving,
+        settings=settings,
+        tokens=app.state.services.tokens,
+    )
     return app

@@ -17,22 +17,38 @@ _ADOPT_EVERY_SECONDS = 10.0
 async def _adopt_orphans_forever(app: FastAPI) -> None:
     """Jobs survive a server restart: the restarted server watches them again."""
     training = app.state.services.training
+    tuning = app.state.services.tuning
     while True:
         try:
             adopted = await run_in_threadpool(training.adopt_orphans)
             if adopted:
                 log.info("watching training jobs again: %s", ", ".join(adopted))
+            adopted = await run_in_threadpool(tuning.adopt_orphans)
+            if adopted:
+                log.info("watching tuning jobs again: %s", ", ".join(adopted))
         except Exception:
             log.exception("adopting orphaned jobs failed; trying again later")
         await asyncio.sleep(_ADOPT_EVERY_SECONDS)
 
 
+async def _monitor_forever(app: FastAPI) -> None:
+    """Model Monitor's scheduler: due executions, orphaned executions, alert retries."""
+    from slipway.monitor.scheduler import run_forever
+
+    await run_forever(app.state.services.monitor)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    task = asyncio.create_task(_adopt_orphans_forever(app))
+    tasks = [
+        asyncio.create_task(_adopt_orphans_forever(app)),
+        asyncio.create_task(_monitor_forever(app)),
+    ]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import uvicorn
-
 from slipway.settings import reload_settings
 
 
@@ -26,12 +24,8 @@ def serve(
     from slipway.store.db import open_database
 
     open_database(settings.resolved_database_url)
-    uvicorn.run(
-        "slipway.server.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    # Always under a supervisor, which replaces a worker that dies or that shuts itself
+    # down because a prediction is stuck (slipway.serving.supervisor).
+    from slipway.serving import supervisor
+
+    supervisor.run("slipway.server.app:create_app", host, port, workers)

@@ -53,7 +53,7 @@ def stop_training_job(name: str, svc: Service) -> TrainingJob:
 def read_logs(
     name: str,
     svc: Service,
-    after_line: Annotated[int, Query(ge=0)] = 0,
+    after_line: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # a BIGINT
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     return {"Lines": [line.to_wire() for line in svc.read_logs(name, after_line, limit)]}

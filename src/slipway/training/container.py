@@ -21,6 +21,20 @@ from slipway.errors import ValidationError
 from slipway.training.models import CreateTrainingJob
 
 HOST = "algo-1"
+# Set by the SDK or the tuner for the platform, not the script: they stay out of the
+# script's arguments and SM_HPS, as in the training toolkit.
+RESERVED_HYPERPARAMETERS = frozenset(
+    {
+        "sagemaker_program",
+        "sagemaker_submit_directory",
+        "sagemaker_enable_cloudwatch_metrics",
+        "sagemaker_region",
+        "sagemaker_container_log_level",
+        "sagemaker_job_name",
+        "sagemaker_s3_output",
+        "_tuning_objective_metric",
+    }
+)
 
 
 def _compact(value: Any) -> str:
@@ -38,6 +52,15 @@ def _decoded(value: str) -> Any:
         return json.loads(value)
     except ValueError:
         return value
+
+
+def _user_hyperparameters(request: CreateTrainingJob) -> dict[str, Any]:
+    """Decoded hyperparameters less the reserved ones, which the toolkit keeps from scripts."""
+    return {
+        name: _decoded(value)
+        for name, value in encoded_hyperparameters(request.hyperparameters).items()
+        if name not in RESERVED_HYPERPARAMETERS
+    }
 
 
 def _cli_arguments(hyperparameters: dict[str, Any]) -> list[str]:
@@ -120,10 +143,7 @@ class ContainerRoot:
 
     def environment(self, request: CreateTrainingJob, source_uri: str | None) -> dict[str, str]:
         """The SM_* variables of the training toolkit, pointing into this folder."""
-        hps = {
-            name: _decoded(v)
-            for name, v in encoded_hyperparameters(request.hyperparameters).items()
-        }
+        hps = _user_hyperparameters(request)
         channels = sorted(request.input_data_config)
         module = Path(request.entry_point).stem
         user_args = _cli_arguments(hps)
@@ -171,10 +191,7 @@ class ContainerRoot:
                 f"entry point {request.entry_point!r} is not in the job's source folder; "
                 "pass entry_point relative to source_dir"
             )
-        hps = {
-            name: _decoded(v)
-            for name, v in encoded_hyperparameters(request.hyperparameters).items()
-        }
+        hps = _user_hyperparameters(request)
         return [sys.executable, str(entry), *_cli_arguments(hps)]
 
     def failure_reason(self) -> str | None:

@@ -220,8 +220,10 @@ class Estimator:
         experiment_config: dict[str, str] | None = None,
     ) -> None:
         name = job_name or generate_name(self.base_job_name or "slipway-training")[:63]
+        # Validate the whole request before storing the source: bad input leaves nothing.
+        request = self.request(inputs, name, experiment_config, None)
         source_uri = self.upload_source(name)
-        job = TrainingJob.create(self.request(inputs, name, experiment_config, source_uri))
+        job = TrainingJob.create(request.model_copy(update={"source_uri": source_uri}))
         self.latest_training_job = job
         if wait:
             job.wait(logs=logs)

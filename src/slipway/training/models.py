@@ -35,6 +35,24 @@ def _metric_regex(value: str) -> str:
     return value
 
 
+def check_hyperparameters(values: Any) -> Any:
+    """Hyperparameters are flat: names to strings, numbers or booleans, of bounded size."""
+    if isinstance(values, dict):
+        for name, value in values.items():
+            if not isinstance(value, str | int | float | bool):
+                raise ValidationError(
+                    f"hyperparameter {name!r} has value {value!r} of type "
+                    f"{type(value).__name__}; hyperparameters are strings, numbers or "
+                    "booleans"
+                )
+            if len(str(name)) > 256 or len(str(value)) > 2500:
+                raise ValidationError(
+                    f"hyperparameter {name!r} is too long: names up to 256 and values "
+                    "up to 2500 characters"
+                )
+    return values
+
+
 class MetricDefinition(WireModel):
     name: Annotated[str, Field(min_length=1, max_length=255)]
     regex: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_metric_regex)]
@@ -73,20 +91,7 @@ class CreateTrainingJob(WireModel):
     @field_validator("hyperparameters", mode="before")
     @classmethod
     def _scalar_hyperparameters(cls, values: Any) -> Any:
-        if isinstance(values, dict):
-            for name, value in values.items():
-                if not isinstance(value, str | int | float | bool) or value is None:
-                    raise ValidationError(
-                        f"hyperparameter {name!r} has value {value!r} of type "
-                        f"{type(value).__name__}; hyperparameters are strings, numbers or "
-                        "booleans"
-                    )
-                if len(str(name)) > 256 or len(str(value)) > 2500:
-                    raise ValidationError(
-                        f"hyperparameter {name!r} is too long: names up to 256 and values "
-                        "up to 2500 characters"
-                    )
-        return values
+        return check_hyperparameters(values)
 
     @field_validator("input_data_config")
     @classmethod

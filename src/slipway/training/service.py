@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway.artifacts.service import ArtifactService
-from slipway.errors import NotFound, SlipwayError
+from slipway.errors import AlreadyExists, NotFound, SlipwayError
 from slipway.experiments.models import (
     Artifact,
     MetricPoint,
@@ -48,6 +48,7 @@ _ORPHAN_AFTER = dt.timedelta(seconds=15)
 _LOG_TAIL = 10
 
 MetricListener = Callable[[str, float, int], None]
+EndListener = Callable[[str], None]
 
 
 def trial_component_name(job_name: str) -> str:
@@ -75,6 +76,7 @@ class TrainingService:
         self.settings = settings
         self._slots = threading.BoundedSemaphore(settings.max_parallel_jobs)
         self._listeners: dict[str, list[MetricListener]] = {}
+        self._end_listeners: dict[str, list[EndListener]] = {}
         self._watchers: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
 
@@ -92,12 +94,20 @@ class TrainingService:
         except SlipwayError as error:
             self.jobs.finish(KIND, name, JobStatus.FAILED, f"ClientError: {error.message}")
             raise
-        self._watch_in_background(name, adopt=False)
+        self._watch_in_background(name, adopt=False, request=request)
         return self.describe_training_job(name)
 
     def upload_source(self, job_name: str, tarball: Iterable[bytes]) -> str:
         """Store a job's packed source folder; returns the URI to create the job with."""
         check_name("training job name", job_name, JOB_NAME_LENGTH)
+        try:
+            self.jobs.get_job(KIND, job_name)
+        except NotFound:
+            pass
+        else:  # storing it would replace the source an existing job runs
+            raise AlreadyExists(
+                f"training job {job_name!r} exists already; job names are unique, pick another"
+            )
         return self.artifacts.put(f"training-jobs/{job_name}/source/sourcedir.tar.gz", tarball).uri
 
     def describe_training_job(self, name: str) -> TrainingJob:
@@ -142,6 +152,11 @@ class TrainingService:
         """Be told of every metric value a running job's logs yield (the tuner prunes so)."""
         with self._lock:
             self._listeners.setdefault(name, []).append(listener)
+
+    def add_end_listener(self, name: str, listener: EndListener) -> None:
+        """Be told (with the job's name) when this process's watcher of a job has ended it."""
+        with self._lock:
+            self._end_listeners.setdefault(name, []).append(listener)
 
     def adopt_orphans(self) -> list[str]:
         """Watch running jobs nobody watches (their watcher's process ended)."""
@@ -191,9 +206,14 @@ class TrainingService:
 
     # --- watching -----------------------------------------------------------------------
 
-    def _watch_in_background(self, name: str, adopt: bool) -> None:
+    def _watch_in_background(
+        self, name: str, adopt: bool, request: CreateTrainingJob | None = None
+    ) -> None:
         thread = threading.Thread(
-            target=self._run, args=(name, adopt), name=f"slipway-training-{name}", daemon=True
+            target=self._run,
+            args=(name, adopt, request),
+            name=f"slipway-training-{name}",
+            daemon=True,
         )
         self._watchers[name] = thread
         thread.start()
@@ -201,10 +221,11 @@ class TrainingService:
     def _root(self, name: str) -> ContainerRoot:
         return ContainerRoot(Path(self.settings.home) / "jobs" / "training" / name)
 
-    def _run(self, name: str, adopt: bool) -> None:
+    def _run(self, name: str, adopt: bool, request: CreateTrainingJob | None) -> None:
         """The whole life of one job; any error ends it Failed with the reason."""
         try:
-            request = CreateTrainingJob.model_validate(self.jobs.get_job(KIND, name).spec)
+            if request is None:
+                request = CreateTrainingJob.model_validate(self.jobs.get_job(KIND, name).spec)
             root = self._root(name)
             files = runner.JobFiles(root.root / "logs")
             if not adopt:
@@ -232,6 +253,9 @@ class TrainingService:
         finally:
             with self._lock:
                 self._listeners.pop(name, None)
+                ended = self._end_listeners.pop(name, [])
+            for listener in ended:
+                listener(name)
 
     def _start(self, request: CreateTrainingJob, root: ContainerRoot, files: runner.JobFiles):
         name = request.training_job_name
@@ -246,10 +270,12 @@ class TrainingService:
             root.fetch_channel(channel, spec.uri)
         argv = root.command(request)
         env = self._environment(request, root)
-        self.jobs.transition(KIND, name, SecondaryStatus.TRAINING, "running the entry point")
+        launched_at = dt.datetime.now(dt.UTC)
         pid = runner.launch(argv, env, root.code, files)
         started = time.time()
-        self.jobs.heartbeat(KIND, name, pid)
+        self.jobs.transition(
+            KIND, name, SecondaryStatus.TRAINING, "running the entry point", pid, launched_at
+        )
         return pid, started
 
     def _environment(self, request: CreateTrainingJob, root: ContainerRoot) -> dict[str, str]:
@@ -278,30 +304,11 @@ class TrainingService:
     ) -> runner.Outcome:
         name = request.training_job_name
         regexes = [(d.name, re.compile(d.regex)) for d in request.metric_definitions]
-        steps: dict[str, int] = {}
+        steps = self._resume_metrics(name, regexes) if skip_lines else {}
 
         def on_lines(lines: list[tuple[float, str]]) -> None:
             self.jobs.append_logs(KIND, name, lines)
-            points = []
-            for timestamp, line in lines:
-                for metric, regex in regexes:
-                    found = regex.search(line)
-                    if found is None:
-                        continue
-                    try:
-                        value = float(found.group(1))
-                    except (TypeError, ValueError):
-                        continue
-                    step = steps.get(metric, 0)
-                    steps[metric] = step + 1
-                    points.append(
-                        MetricPoint(
-                            metric_name=metric,
-                            value=value,
-                            timestamp=timestamp,
-                            iteration_number=step,
-                        )
-                    )
+            points = _points(regexes, lines, steps)
             if points:
                 self.experiments.log_metrics(trial_component_name(name), points)
                 for listener in self._listeners.get(name, []):
@@ -331,16 +338,11 @@ class TrainingService:
             self.jobs.transition(KIND, name, SecondaryStatus.UPLOADING, "packing the model")
             result.update(self._upload(request, root))
         result["FinalMetricDataList"] = self._final_metrics(name)
-        tc_name = trial_component_name(name)
+        outputs = {}
         if "ModelArtifacts" in result:
             model_uri = result["ModelArtifacts"]["S3ModelArtifacts"]
-            self.experiments.update_trial_component(
-                tc_name,
-                output_artifacts={
-                    "SageMaker.ModelArtifact": Artifact(
-                        value=model_uri, media_type="application/x-tar"
-                    )
-                },
+            outputs["SageMaker.ModelArtifact"] = Artifact(
+                value=model_uri, media_type="application/x-tar"
             )
         if outcome.timed_out:
             status, secondary = JobStatus.STOPPED, SecondaryStatus.MAX_RUNTIME_EXCEEDED
@@ -358,10 +360,31 @@ class TrainingService:
             JobStatus.STOPPED: PrimaryStatus.STOPPED,
         }.get(status, PrimaryStatus.FAILED)
         self.experiments.update_trial_component(
-            tc_name,
+            trial_component_name(name),
             status=TrialComponentStatus(primary_status=tc_status, message=reason),
             end_time=dt.datetime.now(dt.UTC),
+            output_artifacts=outputs or None,
         )
+
+    def _resume_metrics(self, name: str, regexes: list[tuple[str, re.Pattern]]) -> dict[str, int]:
+        """Steps per metric in the lines an earlier watcher stored, logging points it missed.
+
+        A watcher stores a batch's log lines, then its metric points; one that died between
+        the two left lines whose points are missing, and they are the last ones.
+        """
+        expected: dict[str, list[MetricPoint]] = {}
+        steps: dict[str, int] = {}
+        after = 0
+        while page := self.jobs.read_logs(KIND, name, after, 1000):
+            for point in _points(regexes, [(line.timestamp, line.message) for line in page], steps):
+                expected.setdefault(point.metric_name, []).append(point)
+            after = page[-1].line_number
+        component = self.experiments.get_trial_component(trial_component_name(name))
+        stored = {summary.metric_name: summary.count for summary in component.metrics}
+        missing = [p for metric, found in expected.items() for p in found[stored.get(metric, 0) :]]
+        if missing:
+            self.experiments.log_metrics(trial_component_name(name), missing)
+        return steps
 
     def _upload(self, request: CreateTrainingJob, root: ContainerRoot) -> dict[str, Any]:
         name = request.training_job_name
@@ -428,6 +451,32 @@ class TrainingService:
             )
         except SlipwayError:
             pass  # the job or its component is gone; nothing left to mark
+
+
+def _points(
+    regexes: list[tuple[str, re.Pattern]],
+    lines: list[tuple[float, str]],
+    steps: dict[str, int],
+) -> list[MetricPoint]:
+    """The metric points in log lines; ``steps`` counts each metric's points so far."""
+    points = []
+    for timestamp, line in lines:
+        for metric, regex in regexes:
+            found = regex.search(line)
+            if found is None:
+                continue
+            try:
+                value = float(found.group(1))
+            except (TypeError, ValueError):
+                continue
+            step = steps.get(metric, 0)
+            steps[metric] = step + 1
+            points.append(
+                MetricPoint(
+                    metric_name=metric, value=value, timestamp=timestamp, iteration_number=step
+                )
+            )
+    return points
 
 
 def _describe(job: Job) -> TrainingJob:

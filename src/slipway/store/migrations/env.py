@@ -7,6 +7,9 @@ from alembic import context
 # Importing the table modules registers their tables on the shared metadata.
 import slipway.experiments.tables
 import slipway.jobs.tables
+import slipway.monitor.tables
+import slipway.registry.tables
+import slipway.serving.tables
 import slipway.store.tables  # noqa: F401
 from slipway.store.db import metadata
 

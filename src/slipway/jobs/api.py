@@ -1,0 +1,56 @@
+"""REST routes over jobs of every kind under ``/api/v1/jobs`` (what `slipway jobs` uses)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from slipway.jobs.models import Job, JobKind, JobStatus
+from slipway.jobs.service import JobService
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+
+def service(request: Request) -> JobService:
+    return request.app.state.services.jobs
+
+
+Service = Annotated[JobService, Depends(service)]
+
+
+@router.get("")
+def list_jobs(
+    svc: Service,
+    kind: JobKind | None = None,
+    status: JobStatus | None = None,
+    name_contains: str | None = None,
+    max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    page = svc.list_jobs(kind, status, None, name_contains, max_results, next_token)
+    return page.to_wire()
+
+
+@router.get("/{name}", response_model_exclude_none=True)
+def get_job(name: str, svc: Service, kind: JobKind | None = None) -> Job:
+    return svc.find_job(name, kind)
+
+
+@router.get("/{name}/logs")
+def read_logs(
+    name: str,
+    svc: Service,
+    kind: JobKind | None = None,
+    after_line: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # a BIGINT
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    job = svc.find_job(name, kind)
+    lines = svc.read_logs(job.job_kind, name, after_line, limit)
+    return {"Lines": [line.to_wire() for line in lines]}
+
+
+@router.post("/{name}/stop", response_model_exclude_none=True)
+def stop_job(name: str, svc: Service, kind: JobKind | None = None) -> Job:
+    job = svc.find_job(name, kind)
+    return svc.request_stop(job.job_kind, name)

@@ -1,0 +1,165 @@
+"""REST routes of Model Monitor: each route is one service call.
+
+``/api/v1/monitoring/baselines``, ``/api/v1/monitoring-schedules[/{name}[/stop|start|
+executions]]``, ``/api/v1/monitoring-executions[/{name}[/stop|files/{file}|report|
+alerts]]``, ``/api/v1/monitoring/alert-deliveries`` and ``/api/v1/monitoring/ground-truth``.
+Per-feature metrics go out on the server's ``/metrics`` (see ``slipway.monitor.metrics``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from slipway.monitor.models import (
+    BaselineResult,
+    CreateMonitoringSchedule,
+    ExecutionStatus,
+    MonitoringExecution,
+    MonitoringSchedule,
+    PutGroundTruth,
+    ScheduleStatus,
+    StartExecution,
+    SuggestBaseline,
+    UpdateMonitoringSchedule,
+)
+from slipway.monitor.report import plotly_js
+from slipway.monitor.service import MonitorService
+
+router = APIRouter(prefix="/api/v1", tags=["monitor"])
+_Max = Annotated[int, Query(ge=1, le=1000)]
+
+
+def service(request: Request) -> MonitorService:
+    return request.app.state.services.monitor
+
+
+Service = Annotated[MonitorService, Depends(service)]
+
+
+@router.post("/monitoring/baselines", status_code=201)
+async def suggest_baseline(body: SuggestBaseline, svc: Service) -> BaselineResult:
+    return await run_in_threadpool(svc.suggest_baseline, body)
+
+
+@router.post("/monitoring-schedules", status_code=201, response_model_exclude_none=True)
+def create_monitoring_schedule(body: CreateMonitoringSchedule, svc: Service) -> MonitoringSchedule:
+    return svc.create_monitoring_schedule(body)
+
+
+@router.get("/monitoring-schedules")
+def list_monitoring_schedules(
+    svc: Service,
+    endpoint_name: str | None = None,
+    status: ScheduleStatus | None = None,
+    name_contains: str | None = None,
+    max_results: _Max = 100,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    return svc.list_monitoring_schedules(
+        endpoint_name, status, name_contains, max_results, next_token
+    ).to_wire()
+
+
+@router.get("/monitoring-schedules/{name}", response_model_exclude_none=True)
+def describe_monitoring_schedule(name: str, svc: Service) -> MonitoringSchedule:
+    return svc.describe_monitoring_schedule(name)
+
+
+@router.patch("/monitoring-schedules/{name}", response_model_exclude_none=True)
+def update_monitoring_schedule(
+    name: str, body: UpdateMonitoringSchedule, svc: Service
+) -> MonitoringSchedule:
+    return svc.update_monitoring_schedule(name, body)
+
+
+@router.post("/monitoring-schedules/{name}/stop", response_model_exclude_none=True)
+def stop_monitoring_schedule(name: str, svc: Service) -> MonitoringSchedule:
+    return svc.stop_monitoring_schedule(name)
+
+
+@router.post("/monitoring-schedules/{name}/start", response_model_exclude_none=True)
+def start_monitoring_schedule(name: str, svc: Service) -> MonitoringSchedule:
+    return svc.start_monitoring_schedule(name)
+
+
+@router.delete("/monitoring-schedules/{name}", status_code=204)
+def delete_monitoring_schedule(name: str, svc: Service) -> Response:
+    svc.delete_monitoring_schedule(name)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/monitoring-schedules/{name}/executions", status_code=201, response_model_exclude_none=True
+)
+def start_monitoring_execution(
+    name: str, body: StartExecution, svc: Service
+) -> MonitoringExecution:
+    return svc.start_monitoring_execution(name, body)
+
+
+@router.get("/monitoring-executions")
+def list_monitoring_executions(
+    svc: Service,
+    schedule_name: str | None = None,
+    endpoint_name: str | None = None,
+    status: ExecutionStatus | None = None,
+    max_results: _Max = 100,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    return svc.list_monitoring_executions(
+        schedule_name, endpoint_name, status, max_results, next_token
+    ).to_wire()
+
+
+@router.get("/monitoring-executions/{name}", response_model_exclude_none=True)
+def describe_monitoring_execution(name: str, svc: Service) -> MonitoringExecution:
+    return svc.describe_monitoring_execution(name)
+
+
+@router.post("/monitoring-executions/{name}/stop", response_model_exclude_none=True)
+def stop_monitoring_execution(name: str, svc: Service) -> MonitoringExecution:
+    return svc.stop_monitoring_execution(name)
+
+
+@router.get("/monitoring-executions/{name}/files/{file_name}")
+def read_execution_file(name: str, file_name: str, svc: Service) -> Response:
+    media = "text/html" if file_name.endswith(".html") else "application/json"
+    return Response(svc.read_execution_file(name, file_name), media_type=media)
+
+
+@router.get("/monitoring-executions/{name}/report")
+def read_report(name: str, svc: Service) -> Response:
+    """The execution's HTML report; it loads plotly.min.js from beside itself."""
+    return Response(svc.read_execution_file(name, "report.html"), media_type="text/html")
+
+
+@router.get("/monitoring-executions/{name}/plotly.min.js")
+def plotly(name: str) -> FileResponse:
+    return FileResponse(
+        plotly_js(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+@router.get("/monitoring/alert-deliveries")
+def list_alert_deliveries(
+    svc: Service, execution_name: str | None = None, schedule_name: str | None = None
+) -> dict[str, Any]:
+    deliveries = svc.list_alert_deliveries(execution_name, schedule_name)
+    return {"Items": [d.to_wire() for d in deliveries]}
+
+
+@router.post("/monitoring/alert-deliveries/retry")
+def retry_alert_deliveries(svc: Service, now: dt.datetime | None = None) -> dict[str, int]:
+    return {"Attempted": svc.retry_alert_deliveries(now)}
+
+
+@router.post("/monitoring/ground-truth", status_code=201)
+def put_ground_truth(body: PutGroundTruth, svc: Service) -> dict[str, Any]:
+    return svc.put_ground_truth(body)

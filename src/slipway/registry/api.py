@@ -1,0 +1,147 @@
+"""REST routes of the model registry under ``/api/v1``: each route is one service call.
+
+Groups live under ``/model-package-groups/{name}``, versions under
+``/model-packages/{group}/{version}``. Bodies use the reference's PascalCase names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from slipway.registry.models import (
+    USER_HEADER,
+    CreateModelPackage,
+    CreateModelPackageFromTrainingJob,
+    CreateModelPackageGroup,
+    ModelPackage,
+    ModelPackageGroup,
+    UpdateModelPackage,
+)
+from slipway.registry.service import ACTOR_LENGTH, RegistryService
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+
+
+def service(request: Request) -> RegistryService:
+    return request.app.state.services.registry
+
+
+def caller(request: Request) -> str:
+    """Who is calling: the name of the token presented, else the user the client names."""
+    name = getattr(request.state, "token_name", None)
+    if name:
+        return name
+    return request.headers.get(USER_HEADER, "").strip()[:ACTOR_LENGTH] or "anonymous"
+
+
+Service = Annotated[RegistryService, Depends(service)]
+Caller = Annotated[str, Depends(caller)]
+MaxResults = Annotated[int, Query(ge=1, le=1000)]
+
+
+# --- groups -----------------------------------------------------------------------------
+
+
+@router.post("/model-package-groups", status_code=201, response_model_exclude_none=True)
+def create_model_package_group(
+    body: CreateModelPackageGroup, svc: Service, who: Caller
+) -> ModelPackageGroup:
+    return svc.create_model_package_group(body, who)
+
+
+@router.get("/model-package-groups")
+def list_model_package_groups(
+    svc: Service,
+    name_contains: str | None = None,
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    sort_by: str | None = None,
+    sort_order: str | None = None,
+    max_results: MaxResults = 100,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    page = svc.list_model_package_groups(
+        name_contains, created_after, created_before, sort_by, sort_order, max_results, next_token
+    )
+    return page.to_wire()
+
+
+@router.get("/model-package-groups/{name}", response_model_exclude_none=True)
+def get_model_package_group(name: str, svc: Service) -> ModelPackageGroup:
+    return svc.get_model_package_group(name)
+
+
+@router.delete("/model-package-groups/{name}", status_code=204)
+def delete_model_package_group(name: str, svc: Service, force: bool = False) -> Response:
+    svc.delete_model_package_group(name, force=force)
+    return Response(status_code=204)
+
+
+@router.get("/model-package-groups/{name}/latest-approved", response_model_exclude_none=True)
+def get_latest_approved_model_package(name: str, svc: Service) -> ModelPackage:
+    return svc.get_latest_approved_model_package(name)
+
+
+# --- versions ---------------------------------------------------------------------------
+
+
+@router.post("/model-packages", status_code=201, response_model_exclude_none=True)
+def create_model_package(body: CreateModelPackage, svc: Service, who: Caller) -> ModelPackage:
+    return svc.create_model_package(body, who)
+
+
+@router.post("/model-packages/from-training-job", status_code=201, response_model_exclude_none=True)
+def create_model_package_from_training_job(
+    body: CreateModelPackageFromTrainingJob, svc: Service, who: Caller
+) -> ModelPackage:
+    return svc.create_model_package_from_training_job(body, who)
+
+
+@router.get("/model-packages")
+def list_model_packages(
+    svc: Service,
+    group_name: str | None = None,
+    approval_status: str | None = None,
+    training_job_name: str | None = None,
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    sort_by: str | None = None,
+    sort_order: str | None = None,
+    max_results: MaxResults = 100,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    page = svc.list_model_packages(
+        group_name,
+        approval_status,
+        training_job_name,
+        created_after,
+        created_before,
+        sort_by,
+        sort_order,
+        max_results,
+        next_token,
+    )
+    return page.to_wire()
+
+
+@router.get("/model-packages/{group}/{version}", response_model_exclude_none=True)
+def get_model_package(group: str, version: str, svc: Service) -> ModelPackage:
+    return svc.get_model_package(group, version)
+
+
+@router.patch("/model-packages/{group}/{version}", response_model_exclude_none=True)
+def update_model_package(
+    group: str, version: str, body: UpdateModelPackage, svc: Service, who: Caller
+) -> ModelPackage:
+    return svc.update_model_package(
+        group, version, body.model_approval_status, body.approval_description, who
+    )
+
+
+@router.delete("/model-packages/{group}/{version}", status_code=204)
+def delete_model_package(group: str, version: str, svc: Service) -> Response:
+    svc.delete_model_package(group, version)
+    return Response(status_code=204)

@@ -1,0 +1,62 @@
+"""REST routes of tuning jobs under ``/api/v1/tuning-jobs``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from slipway.jobs.models import JobStatus
+from slipway.tuning.models import CreateTuningJob, TuningJob
+from slipway.tuning.service import TuningService
+
+router = APIRouter(prefix="/api/v1/tuning-jobs", tags=["tuning"])
+
+
+def service(request: Request) -> TuningService:
+    return request.app.state.services.tuning
+
+
+Service = Annotated[TuningService, Depends(service)]
+
+
+@router.post("", status_code=201, response_model_exclude_none=True)
+def create_tuning_job(body: CreateTuningJob, svc: Service) -> TuningJob:
+    return svc.create_hyper_parameter_tuning_job(body)
+
+
+@router.get("")
+def list_tuning_jobs(
+    svc: Service,
+    status: JobStatus | None = None,
+    name_contains: str | None = None,
+    max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    page = svc.list_hyper_parameter_tuning_jobs(status, name_contains, max_results, next_token)
+    return page.to_wire()
+
+
+@router.get("/{name}", response_model_exclude_none=True)
+def describe_tuning_job(name: str, svc: Service) -> TuningJob:
+    return svc.describe_hyper_parameter_tuning_job(name)
+
+
+@router.get("/{name}/training-jobs")
+def list_training_jobs(name: str, svc: Service, status: JobStatus | None = None) -> dict[str, Any]:
+    summaries = svc.list_training_jobs_for_hyper_parameter_tuning_job(name, status)
+    return {"TrainingJobSummaries": [s.to_wire() for s in summaries]}
+
+
+@router.post("/{name}/stop", response_model_exclude_none=True)
+def stop_tuning_job(name: str, svc: Service) -> TuningJob:
+    return svc.stop_hyper_parameter_tuning_job(name)
+
+
+@router.put("/{name}/source")
+async def upload_source(name: str, request: Request, svc: Service) -> dict[str, str]:
+    """Receive the packed source folder (sourcedir.tar.gz) before the tuning job is created."""
+    chunks = [chunk async for chunk in request.stream()]
+    uri = await run_in_threadpool(svc.upload_source, name, chunks)
+    return {"Uri": uri}

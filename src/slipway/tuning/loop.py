@@ -1,0 +1,289 @@
+"""The life of one tuning job: ask Optuna, start training jobs, tell it how they did.
+
+The loop keeps up to MaxParallelTrainingJobs training jobs running until
+MaxNumberOfTrainingJobs have run. With early stopping, each job's objective values (read
+from its log by the metric regex) reach the Optuna pruner as they are printed, through
+the training service's metric listeners; a job the pruner gives up on is stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.trial import TrialState
+
+from slipway.errors import Conflict, NotFound, SlipwayError
+from slipway.jobs.models import JobKind, JobStatus
+from slipway.training.models import CreateTrainingJob, ExperimentConfig
+from slipway.training.service import trial_component_name
+from slipway.tuning.models import CreateTuningJob, EarlyStoppingType, Strategy
+from slipway.tuning.search import SearchSpace, create_study, finished_trial
+from slipway.tuning.service import KIND, summary
+
+if TYPE_CHECKING:
+    from slipway.training.models import TrainingJob
+    from slipway.tuning.service import TuningService
+
+log = logging.getLogger("slipway.tuning")
+OBJECTIVE_HYPERPARAMETER = "_tuning_objective_metric"
+_POLL_SECONDS = 0.05
+# Training jobs this process watches wake the loop as they end; the timeout covers jobs
+# watched by another process (after this tuning job was adopted).
+_WAKE_SECONDS = 0.25
+_HEARTBEAT_SECONDS = 2.0
+# Training jobs started by an earlier watcher of this tuning job may have lost their own
+# watcher too; they are looked for this often until they end.
+_ADOPT_SECONDS = 5.0
+
+
+def child_name(tuning_job_name: str, sequence: int) -> str:
+    """``<tuning-job>-<3-digit seq>-<8 hex>``, as the reference names them."""
+    return f"{tuning_job_name}-{sequence:03d}-{secrets.token_hex(4)}"
+
+
+class TuningLoop:
+    """Runs one tuning job to its end in the calling thread."""
+
+    def __init__(self, service: TuningService, name: str, adopt: bool) -> None:
+        self.service = service
+        self.name = name
+        self.adopt = adopt
+        self.running: dict[str, optuna.trial.Trial | None] = {}
+        self.early_stopped: set[str] = set()
+        self.launched = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        jobs = self.service.jobs
+        try:
+            self._prepare()
+            last_beat = last_adopt = 0.0
+            while True:
+                now = time.monotonic()
+                if now - last_beat >= _HEARTBEAT_SECONDS:
+                    jobs.heartbeat(KIND, self.name, None)
+                    last_beat = now
+                if now - last_adopt >= _ADOPT_SECONDS and None in self.running.values():
+                    self.service.training.adopt_orphans()
+                    last_adopt = now
+                if jobs.stop_requested(KIND, self.name):
+                    self._stop_children()
+                    jobs.finish(KIND, self.name, JobStatus.STOPPED)
+                    return
+                self._collect()
+                if self.launched >= self.max_jobs and not self.running:
+                    break
+                while len(self.running) < self.max_parallel and self.launched < self.max_jobs:
+                    self._launch()
+                self._wake.wait(_WAKE_SECONDS)
+                self._wake.clear()
+            self._end()
+        except Exception as error:  # the job must end in a final status whatever happened
+            reason = error.message if isinstance(error, SlipwayError) else repr(error)
+            self._stop_children()
+            with contextlib.suppress(SlipwayError):  # unless the job is gone
+                jobs.finish(KIND, self.name, JobStatus.FAILED, f"InternalError: {reason}")
+
+    def _prepare(self) -> None:
+        job = self.service.jobs.get_job(KIND, self.name)
+        self.request = CreateTuningJob.model_validate(job.spec)
+        config = self.request.hyper_parameter_tuning_job_config
+        self.space = SearchSpace(config)
+        self.study = create_study(config, self.space)
+        self.objective = config.hyper_parameter_tuning_job_objective
+        self.max_jobs = config.max_jobs
+        self.max_parallel = config.resource_limits.max_parallel_training_jobs
+        self.prunes = (
+            config.strategy == Strategy.HYPERBAND
+            or config.training_job_early_stopping_type == EarlyStoppingType.AUTO
+        )
+        self._warm_start()
+        if self.adopt:
+            self._resume(job.result.get("EarlyStopped", []))
+
+    def _end(self) -> None:
+        described = self.service.describe_hyper_parameter_tuning_job(self.name)
+        if described.objective_status_counters.succeeded == 0:
+            reason = (
+                f"no training job reported the objective metric {self.objective.metric_name!r}"
+                "; check the metric definition's regex against the jobs' logs"
+            )
+            self.service.jobs.finish(KIND, self.name, JobStatus.FAILED, reason)
+        else:
+            self.service.jobs.finish(KIND, self.name, JobStatus.COMPLETED)
+
+    # --- training jobs ------------------------------------------------------------------
+
+    def _launch(self) -> None:
+        self.launched += 1
+        name = child_name(self.name, self.launched)
+        trial = self.study.ask(self.space.distributions)
+        definition = self.request.training_job_definition
+        hyperparameters = {
+            **definition.static_hyper_parameters,
+            **self.space.hyperparameters(trial.params),
+            OBJECTIVE_HYPERPARAMETER: self.objective.metric_name,
+        }
+        request = CreateTrainingJob(
+            training_job_name=name,
+            entry_point=definition.entry_point,
+            source_uri=definition.source_uri,
+            hyperparameters=hyperparameters,
+            metric_definitions=definition.metric_definitions,
+            input_data_config=definition.input_data_config,
+            output_path=definition.output_path,
+            environment=definition.environment,
+            max_run=definition.max_run,
+            experiment_config=ExperimentConfig(experiment_name=self.name, trial_name=name),
+        )
+        if self.prunes:
+            self.service.training.add_metric_listener(name, self._listener(name, trial))
+        self.service.training.add_end_listener(name, lambda _name: self._wake.set())
+        try:
+            self.service.training.create_training_job(request, tuning_job_name=self.name)
+        except SlipwayError:
+            self.study.tell(trial, state=TrialState.FAIL)
+            return
+        self.running[name] = trial
+
+    def _listener(self, name: str, trial: optuna.trial.Trial):
+        """Feed a job's objective values to the pruner; stop the job when it falls behind."""
+        metric = self.objective.metric_name
+
+        def on_metric(metric_name: str, value: float, step: int) -> None:
+            if metric_name != metric or name in self.early_stopped:
+                return
+            try:
+                trial.report(value, step)
+                prune = trial.should_prune()
+            except Exception:  # early stopping is advice: it must never fail the job
+                log.warning("tuning job %s: pruning %s failed", self.name, name, exc_info=True)
+                return
+            if not prune:
+                return
+            with self._lock:
+                self.early_stopped.add(name)
+                stopped = sorted(self.early_stopped)
+            self.service.jobs.update_result(KIND, self.name, {"EarlyStopped": stopped})
+            with contextlib.suppress(Conflict):  # it may have ended on its own meanwhile
+                self.service.training.stop_training_job(name)
+
+        return on_metric
+
+    def _collect(self) -> None:
+        """Tell Optuna about every running job that has ended."""
+        if not self.running:
+            return
+        statuses = self.service.jobs.statuses(JobKind.TRAINING, (KIND, self.name))
+        for name in [n for n in self.running if statuses.get(n, JobStatus.FAILED).is_final]:
+            trial = self.running.pop(name)
+            described = self.service.training.describe_training_job(name)
+            value = self._objective_value(described)
+            if trial is None:  # started by an earlier watcher of this tuning job
+                self._add_finished(described)
+            elif name in self.early_stopped:
+                self.study.tell(trial, state=TrialState.PRUNED)
+            elif described.training_job_status == JobStatus.COMPLETED and value is not None:
+                self.study.tell(trial, value)
+            else:
+                self.study.tell(trial, state=TrialState.FAIL)
+
+    def _stop_children(self) -> None:
+        for name in list(self.running):
+            with contextlib.suppress(Conflict, NotFound):
+                self.service.training.stop_training_job(name)
+        while self.running:
+            statuses = self.service.jobs.statuses(JobKind.TRAINING, (KIND, self.name))
+            for name in [n for n in self.running if statuses.get(n, JobStatus.FAILED).is_final]:
+                trial = self.running.pop(name)
+                if trial is not None:
+                    self.study.tell(trial, state=TrialState.FAIL)
+            time.sleep(_POLL_SECONDS)
+
+    # --- earlier jobs: warm start and a watcher that takes over -------------------------
+
+    def _warm_start(self) -> None:
+        config = self.request.warm_start_config
+        if config is None:
+            return
+        before = len(self.study.trials)
+        for parent in config.parent_hyper_parameter_tuning_jobs:
+            parent_name = parent.hyper_parameter_tuning_job_name
+            try:
+                job = self.service.jobs.get_job(KIND, parent_name)
+            except NotFound:
+                continue
+            early = set(job.result.get("EarlyStopped", []))
+            for child in self._children(parent_name):
+                if child.training_job_status.is_final:
+                    self._add_finished(child, child.training_job_name in early)
+        added = len(self.study.trials) - before
+        self.service.jobs.update_result(KIND, self.name, {"WarmStartTrainingJobs": added})
+
+    def _resume(self, early_stopped: list[str]) -> None:
+        self.early_stopped = set(early_stopped)
+        children = self._children(self.name)
+        self.launched = len(children)
+        for child in children:
+            if child.training_job_status.is_final:
+                self._add_finished(child)
+            else:
+                self.running[child.training_job_name] = None
+
+    def _children(self, tuning_job_name: str) -> list[TrainingJob]:
+        children: list[TrainingJob] = []
+        token = None
+        while True:
+            page = self.service.training.list_training_jobs(
+                None, None, tuning_job_name, 1000, token
+            )
+            children += page.items
+            token = page.next_token
+            if not token:
+                return children
+
+    def _add_finished(self, child: TrainingJob, early_stopped: bool | None = None) -> None:
+        """Add an ended job to the study as a finished trial, if it fits the search space."""
+        if early_stopped is None:
+            early_stopped = child.training_job_name in self.early_stopped
+        value = self._objective_value(child)
+        if early_stopped:
+            state = TrialState.PRUNED
+        elif child.training_job_status == JobStatus.COMPLETED:
+            state = TrialState.COMPLETE
+        else:
+            state = TrialState.FAIL
+        names = self.request.hyper_parameter_tuning_job_config.parameter_ranges.names
+        tuned = summary(
+            child, names, self.objective.metric_name, self.objective.type, set()
+        ).tuned_hyper_parameters
+        trial = finished_trial(self.space, tuned, value, self._intermediate(child), state)
+        if trial is not None:
+            self.study.add_trial(trial)
+
+    def _intermediate(self, child: TrainingJob) -> dict[int, float]:
+        try:
+            points = self.service.experiments.get_metric_series(
+                trial_component_name(child.training_job_name), self.objective.metric_name
+            )
+        except NotFound:
+            return {}
+        return {
+            point.iteration_number if point.iteration_number is not None else i: point.value
+            for i, point in enumerate(points)
+        }
+
+    def _objective_value(self, child: TrainingJob) -> float | None:
+        metric: Any = self.objective.metric_name
+        return next(
+            (m.value for m in child.final_metric_data_list if m.metric_name == metric), None
+        )

@@ -1,0 +1,323 @@
+"""Tuning jobs: a search over training jobs, with Optuna choosing the hyperparameters.
+
+A tuning job is a job of kind HyperParameterTuningJob; its training jobs are its child
+jobs, each a trial (named after the training job) in an experiment named after the
+tuning job. The search runs in a watcher thread of the process that created the job
+(see `tuning.loop`); a tuning job whose watcher went away is adopted by the next slipway
+process that looks, which rebuilds the search from the jobs that already ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from slipway.artifacts.service import ArtifactService
+from slipway.errors import AlreadyExists, Conflict, NotFound
+from slipway.experiments.models import Page
+from slipway.experiments.service import ExperimentsService
+from slipway.jobs.models import Job, JobKind, JobStatus
+from slipway.jobs.service import JobService
+from slipway.settings import Settings
+from slipway.training.models import TrainingJob
+from slipway.training.service import TrainingService, source_arn
+from slipway.tuning.models import (
+    CreateTuningJob,
+    ObjectiveMetric,
+    ObjectiveStatus,
+    ObjectiveStatusCounters,
+    ObjectiveType,
+    TrainingJobStatusCounters,
+    TrainingJobSummary,
+    TuningJob,
+    _tuning_job_name,
+)
+
+KIND = JobKind.TUNING
+ORPHAN_AFTER = dt.timedelta(seconds=15)
+
+
+def tuning_job_arn(name: str) -> str:
+    return f"arn:slipway:hyper-parameter-tuning-job/{name}"
+
+
+class TuningService:
+    """Creates, watches, stops and describes tuning jobs."""
+
+    def __init__(
+        self,
+        jobs: JobService,
+        training: TrainingService,
+        experiments: ExperimentsService,
+        artifacts: ArtifactService,
+        settings: Settings,
+    ) -> None:
+        self.jobs = jobs
+        self.training = training
+        self.experiments = experiments
+        self.artifacts = artifacts
+        self.settings = settings
+        self._watchers: dict[str, threading.Thread] = {}
+
+    # --- the verbs ----------------------------------------------------------------------
+
+    def upload_source(self, job_name: str, tarball: Iterable[bytes]) -> str:
+        """Store the packed source folder the tuning job's training jobs run."""
+        _tuning_job_name(job_name)
+        self._check_new(job_name)
+        return self.artifacts.put(f"tuning-jobs/{job_name}/source/sourcedir.tar.gz", tarball).uri
+
+    def create_hyper_parameter_tuning_job(self, request: CreateTuningJob) -> TuningJob:
+        name = request.hyper_parameter_tuning_job_name
+        self._check_new(name)
+        self._check_parents(request)
+        # A tuning job of that name may have been deleted: its experiment gets the new jobs.
+        with contextlib.suppress(AlreadyExists):
+            self.experiments.create_experiment(
+                name, description=f"The training jobs of tuning job {name}"
+            )
+        self.jobs.create_job(KIND, name, request.to_wire())
+        self._watch_in_background(name, adopt=False)
+        return self.describe_hyper_parameter_tuning_job(name)
+
+    def describe_hyper_parameter_tuning_job(self, name: str) -> TuningJob:
+        return self._describe(self.jobs.get_job(KIND, name))
+
+    def list_hyper_parameter_tuning_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        name_contains: str | None = None,
+        max_results: int = 100,
+        next_token: str | None = None,
+    ) -> Page[TuningJob]:
+        page = self.jobs.list_jobs(KIND, status, None, name_contains, max_results, next_token)
+        return Page[TuningJob](
+            items=[self._describe(job) for job in page.items], next_token=page.next_token
+        )
+
+    def list_training_jobs_for_hyper_parameter_tuning_job(
+        self, name: str, status: JobStatus | str | None = None
+    ) -> list[TrainingJobSummary]:
+        """Every training job of a tuning job, in the order they were started."""
+        job = self.jobs.get_job(KIND, name)
+        return self._summaries(job, status)
+
+    def stop_hyper_parameter_tuning_job(self, name: str) -> TuningJob:
+        """Ask the tuning job to stop: its watcher stops every running training job."""
+        self.jobs.request_stop(KIND, name)
+        return self.describe_hyper_parameter_tuning_job(name)
+
+    def wait(self, name: str, timeout: float | None = None, poll: float = 0.1) -> TuningJob:
+        """Block until the tuning job ends (or the timeout passes); returns its description."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        watcher = self._watchers.get(name)
+        if watcher is not None:
+            watcher.join(timeout)
+        while True:
+            job = self.jobs.get_job(KIND, name)
+            if job.status.is_final or (deadline is not None and time.monotonic() > deadline):
+                return self._describe(job)
+            time.sleep(poll)
+
+    def adopt_orphans(self) -> list[str]:
+        """Watch tuning jobs nobody watches (their watcher's process ended)."""
+        adopted = []
+        for job in self.jobs.orphans(KIND, ORPHAN_AFTER):
+            if self.jobs.claim(KIND, job.job_name, ORPHAN_AFTER):
+                self._watch_in_background(job.job_name, adopt=True)
+                adopted.append(job.job_name)
+        return adopted
+
+    # --- checks -------------------------------------------------------------------------
+
+    def _check_new(self, name: str) -> None:
+        try:
+            self.jobs.get_job(KIND, name)
+        except NotFound:
+            return
+        raise AlreadyExists(
+            f"tuning job {name!r} exists already; tuning job names are unique, pick another"
+        )
+
+    def _check_parents(self, request: CreateTuningJob) -> None:
+        if request.warm_start_config is None:
+            return
+        for parent in request.warm_start_config.parent_hyper_parameter_tuning_jobs:
+            name = parent.hyper_parameter_tuning_job_name
+            try:
+                job = self.jobs.get_job(KIND, name)
+            except NotFound:
+                raise NotFound(
+                    f"warm start parent tuning job {name!r} not found; list tuning jobs with "
+                    "`slipway tuning list`"
+                ) from None
+            if not job.status.is_final:
+                raise Conflict(
+                    f"warm start parent tuning job {name!r} is {job.status}; a parent must "
+                    "have ended (wait for it or stop it)"
+                )
+
+    # --- watching -----------------------------------------------------------------------
+
+    def _watch_in_background(self, name: str, adopt: bool) -> None:
+        from slipway.tuning.loop import TuningLoop
+
+        loop = TuningLoop(self, name, adopt)
+        thread = threading.Thread(target=loop.run, name=f"slipway-tuning-{name}", daemon=True)
+        self._watchers[name] = thread
+        thread.start()
+
+    # --- describing ---------------------------------------------------------------------
+
+    def _summaries(
+        self, job: Job, status: JobStatus | str | None = None
+    ) -> list[TrainingJobSummary]:
+        request = CreateTuningJob.model_validate(job.spec)
+        objective = request.hyper_parameter_tuning_job_config.hyper_parameter_tuning_job_objective
+        tuned_names = request.hyper_parameter_tuning_job_config.parameter_ranges.names
+        early_stopped = set(job.result.get("EarlyStopped", []))
+        children: list[TrainingJob] = []
+        token = None
+        while True:
+            page = self.training.list_training_jobs(status, None, job.job_name, 1000, token)
+            children += page.items
+            token = page.next_token
+            if not token:
+                break
+        children.sort(key=lambda child: (child.creation_time, child.training_job_name))
+        return [
+            summary(child, tuned_names, objective.metric_name, objective.type, early_stopped)
+            for child in children
+        ]
+
+    def _describe(self, job: Job) -> TuningJob:
+        request = CreateTuningJob.model_validate(job.spec)
+        objective = request.hyper_parameter_tuning_job_config.hyper_parameter_tuning_job_objective
+        summaries = self._summaries(job)
+        best = best_of(summaries, objective.type)
+        overall = best
+        if request.warm_start_config is not None:
+            candidates = [best] if best else []
+            for parent in request.warm_start_config.parent_hyper_parameter_tuning_jobs:
+                try:
+                    described = self.describe_hyper_parameter_tuning_job(
+                        parent.hyper_parameter_tuning_job_name
+                    )
+                except NotFound:
+                    continue
+                if described.overall_best_training_job is not None:
+                    candidates.append(described.overall_best_training_job)
+            overall = best_of(candidates, objective.type)
+        return TuningJob(
+            hyper_parameter_tuning_job_name=job.job_name,
+            hyper_parameter_tuning_job_arn=tuning_job_arn(job.job_name),
+            hyper_parameter_tuning_job_config=request.hyper_parameter_tuning_job_config,
+            training_job_definition=request.training_job_definition,
+            warm_start_config=request.warm_start_config,
+            hyper_parameter_tuning_job_status=job.status,
+            failure_reason=job.failure_reason,
+            creation_time=job.creation_time,
+            hyper_parameter_tuning_end_time=job.end_time,
+            last_modified_time=job.last_modified_time,
+            training_job_status_counters=_status_counters(summaries),
+            objective_status_counters=_objective_counters(summaries),
+            best_training_job=best,
+            overall_best_training_job=overall,
+        )
+
+
+def summary(
+    child: TrainingJob,
+    tuned_names: list[str],
+    metric_name: str,
+    objective_type: ObjectiveType,
+    early_stopped: set[str],
+) -> TrainingJobSummary:
+    """HyperParameterTrainingJobSummary of one training job of a tuning job."""
+    tuned = {
+        name: _plain(child.hyper_parameters[name])
+        for name in tuned_names
+        if name in child.hyper_parameters
+    }
+    value = next(
+        (m.value for m in child.final_metric_data_list if m.metric_name == metric_name), None
+    )
+    status = child.training_job_status
+    if not status.is_final:
+        objective_status = ObjectiveStatus.PENDING
+    elif value is not None and status in (JobStatus.COMPLETED, JobStatus.STOPPED):
+        objective_status = ObjectiveStatus.SUCCEEDED
+    else:
+        objective_status = ObjectiveStatus.FAILED
+    metric = None
+    if value is not None and status.is_final:
+        metric = ObjectiveMetric(type=objective_type, metric_name=metric_name, value=value)
+    return TrainingJobSummary(
+        training_job_name=child.training_job_name,
+        training_job_arn=source_arn(child.training_job_name),
+        tuning_job_name=child.tuning_job_name,
+        tuned_hyper_parameters=tuned,
+        final_hyper_parameter_tuning_job_objective_metric=metric,
+        objective_status=objective_status,
+        training_job_status=status,
+        failure_reason=child.failure_reason,
+        early_stopped=child.training_job_name in early_stopped,
+        creation_time=child.creation_time,
+        training_start_time=child.training_start_time,
+        training_end_time=child.training_end_time,
+    )
+
+
+def best_of(
+    summaries: list[TrainingJobSummary], objective_type: ObjectiveType
+) -> TrainingJobSummary | None:
+    """The completed job with the best objective value (early-stopped jobs do not count)."""
+    candidates = [
+        s
+        for s in summaries
+        if s.training_job_status == JobStatus.COMPLETED
+        and s.final_hyper_parameter_tuning_job_objective_metric is not None
+    ]
+    if not candidates:
+        return None
+
+    def value(s: TrainingJobSummary) -> float:
+        metric = s.final_hyper_parameter_tuning_job_objective_metric
+        assert metric is not None
+        return metric.value if objective_type == ObjectiveType.MAXIMIZE else -metric.value
+
+    return max(candidates, key=value)
+
+
+def _plain(encoded: str) -> str:
+    """hyperparameters.json holds JSON-encoded values; TunedHyperParameters plain strings."""
+    try:
+        value: Any = json.loads(encoded)
+    except ValueError:
+        return encoded
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _status_counters(summaries: list[TrainingJobSummary]) -> TrainingJobStatusCounters:
+    counts = {status: 0 for status in JobStatus}
+    for s in summaries:
+        counts[s.training_job_status] += 1
+    return TrainingJobStatusCounters(
+        completed=counts[JobStatus.COMPLETED],
+        in_progress=counts[JobStatus.IN_PROGRESS] + counts[JobStatus.STOPPING],
+        non_retryable_error=counts[JobStatus.FAILED],
+        stopped=counts[JobStatus.STOPPED],
+    )
+
+
+def _objective_counters(summaries: list[TrainingJobSummary]) -> ObjectiveStatusCounters:
+    return ObjectiveStatusCounters(
+        succeeded=sum(s.objective_status == ObjectiveStatus.SUCCEEDED for s in summaries),
+        pending=sum(s.objective_status == ObjectiveStatus.PENDING for s in summaries),
+        failed=sum(s.objective_status == ObjectiveStatus.FAILED for s in summaries),
+    )

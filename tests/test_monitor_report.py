@@ -1,0 +1,124 @@
+"""The HTML report (by URL and from the CLI), per-feature metrics on /metrics, and the
+`slipway monitor` commands, against a real server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from monitor_support import HOUR, csv_captures, platform, table, write_capture
+
+pytestmark = pytest.mark.postgres
+END = HOUR + dt.timedelta(hours=1)
+
+
+@pytest.fixture
+def cli():
+    from slipway import cli as root
+
+    if not any(group.name == "monitor" for group in root.app.registered_groups):
+        root._mount_capabilities()
+    runner = CliRunner()
+
+    def invoke(*args: str) -> str:
+        result = runner.invoke(root.app, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return invoke
+
+
+def test_report_metrics_and_cli_against_a_server(slipway_server, tmp_path, unique, cli):
+    train = tmp_path / "train.csv"
+    table(2000).to_csv(train, index=False)
+    endpoint, name = f"ep-{unique}", f"report-{unique}"
+    write_capture(tmp_path / "capture", endpoint, csv_captures(table(400, seed=3, shift=30_000)))
+    with platform(tmp_path / "home", slipway_server):
+        out = cli(
+            "monitor", "baseline", "--dataset", str(train), "--output", str(tmp_path / "baseline")
+        )
+        assert "profiled 2000 rows, 4 features" in out
+        cli(
+            "monitor",
+            "schedule",
+            "create",
+            name,
+            "--endpoint",
+            endpoint,
+            "--output",
+            str(tmp_path / "out"),
+            "--statistics",
+            str(tmp_path / "baseline/statistics.json"),
+            "--constraints",
+            str(tmp_path / "baseline/constraints.json"),
+            "--capture-uri",
+            str(tmp_path / "capture"),
+        )
+        run = json.loads(
+            cli(
+                "monitor",
+                "executions",
+                "run",
+                name,
+                "--start",
+                HOUR.isoformat(),
+                "--end",
+                END.isoformat(),
+                "--json",
+            )
+        )
+        assert run["MonitoringExecutionStatus"] == "CompletedWithViolations"
+        execution = run["MonitoringExecutionName"]
+        listed = cli("monitor", "executions", "list", "--schedule", name)
+        assert execution in listed and "CompletedWithViolations" in listed
+        assert name in cli("monitor", "schedule", "list", "--endpoint", endpoint)
+
+        base = f"{slipway_server}/api/v1/monitoring-executions/{execution}"
+        page = httpx.get(f"{base}/report")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        html = page.text
+        assert '<script src="plotly.min.js"></script>' in html
+        assert 'class="feature violated" data-feature="income"' in html
+        assert 'class="feature" data-feature="score"' in html
+        assert "Baseline drift distance: " in html
+        script = httpx.get(f"{base}/plotly.min.js")
+        assert script.status_code == 200 and len(script.content) > 1_000_000
+
+        metrics = httpx.get(f"{slipway_server}/metrics").text
+        labels = f'endpoint="{endpoint}",monitoring_schedule="{name}"'
+        drift = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith(f"feature_baseline_drift_income{{{labels}")
+        ]
+        assert drift and float(drift[0].rsplit(" ", 1)[1]) > 0.1
+        assert f"feature_non_null_score{{{labels}}} 1.0" in metrics
+        assert f'feature_data_income{{{labels},statistic="SampleCount"}} 400.0' in metrics
+
+        saved = tmp_path / "reports" / "r.html"
+        cli("monitor", "report", execution, "--output", str(saved))
+        assert saved.read_text() == html
+        assert (saved.parent / "plotly.min.js").stat().st_size > 1_000_000
+        opened = tmp_path / "opened.txt"
+        browser = tmp_path / "browser.sh"
+        browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+        browser.chmod(browser.stat().st_mode | stat.S_IEXEC)
+        os.environ["BROWSER"] = str(browser)
+        try:
+            cli("monitor", "report", execution, "--open")
+        finally:
+            del os.environ["BROWSER"]
+        assert opened.read_text().strip().startswith("file://")
+        assert opened.read_text().strip().endswith(f"{execution}.html")
+
+
+def test_a_missing_report_is_a_404_with_the_reason(slipway_server):
+    response = httpx.get(f"{slipway_server}/api/v1/monitoring-executions/nope/report")
+    assert response.status_code == 404
+    assert response.json()["error"] == "NotFound"

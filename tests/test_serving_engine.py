@@ -87,7 +87,7 @@ def test_concurrent_first_calls_through_the_engine_load_once(monkeypatch, tmp_pa
         time.sleep(0.2)
         return FakeModel()
 
-    monkeypatch.setattr("slipway.serving.engine.load_model", fake_load)
+    monkeypatch.setattr("slipway.serving.runtime.load_model", fake_load)
     variant = VariantSpec("AllTraffic", "m", True, str(tmp_path), (), 1.0, None, None, None, 5)
     spec = EndpointSpec("e", "InService", 1, (variant,), None)
 

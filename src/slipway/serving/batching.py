@@ -21,6 +21,7 @@ a worker that stops answering.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -171,7 +172,7 @@ class Scheduler:
             work.current = index
             self._run_group(group)
         work.done = True
-        self.loop.call_soon_threadsafe(self._round_done, work)
+        self._deliver(self._round_done, work)
 
     def _run_group(self, group: list[Job]) -> None:
         group = [job for job in group if not job.future.done()]  # timed out meanwhile
@@ -198,7 +199,7 @@ class Scheduler:
         seconds = time.perf_counter() - started
         for job, part in zip(group, parts, strict=True):
             job.seconds = seconds
-            self.loop.call_soon_threadsafe(_resolve, job.future, part, None)
+            self._deliver(_resolve, job.future, part, None)
 
     def _run_one(self, job: Job, function: Callable[[], Any]) -> None:
         started = time.perf_counter()
@@ -209,7 +210,12 @@ class Scheduler:
         except Exception as failure:
             result, error = None, PredictionError(f"{type(failure).__name__}: {failure}")
         job.seconds = time.perf_counter() - started
-        self.loop.call_soon_threadsafe(_resolve, job.future, result, error)
+        self._deliver(_resolve, job.future, result, error)
+
+    def _deliver(self, callback: Callable[..., None], *args: Any) -> None:
+        # The loop may have closed (shutdown) while an abandoned job ran on.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(callback, *args)
 
 
 def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -101,6 +101,8 @@ class CaptureWriter:
             self._retry()
 
     def close(self) -> None:
+        if self._stopping:
+            return
         self._stopping = True
         self._wake.set()
         self._thread.join(timeout=30)

@@ -33,8 +33,9 @@ from slipway.inference.errors import InferenceError, InsufficientMemory, ModelNo
 from slipway.inference.model import preload
 from slipway.serving import dataplane, v2
 from slipway.serving.dataplane import Receive, Scope, Send
-from slipway.serving.engine import EndpointRuntime, Engine, Trace, VariantRuntime
+from slipway.serving.engine import Engine, Trace
 from slipway.serving.metrics import forget_dead_workers
+from slipway.serving.runtime import EndpointRuntime, VariantRuntime
 from slipway.settings import Settings, get_settings
 
 _JSON = b"application/json"
@@ -118,9 +119,8 @@ class ContainerApp:
                 forget_dead_workers()
                 loop = asyncio.get_running_loop()
                 self.engine = Engine(
-                    self.source, self.settings, self.workers, dataplane.recycle_soon(loop),
-                    fixed=self.endpoint,
-                )  # fmt: skip
+                    self.source, self.settings, self.workers, dataplane.recycle_soon(loop)
+                )
                 try:
                     await self._warm_up()
                 except Exception as error:

@@ -12,44 +12,33 @@ prediction thread with micro-batching and a timeout for the server's ``invoke``.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import random
 import threading
 import time
-from bisect import bisect_right
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from itertools import accumulate
 from pathlib import Path
 from queue import SimpleQueue
 from typing import Any, Protocol
 
 from slipway.errors import NotFound
-from slipway.inference import LoadedModel, load_model
-from slipway.inference._fetch import local_path
+from slipway.inference import LoadedModel
 from slipway.inference.codecs import choose_accept
-from slipway.inference.errors import BadPayload, InferenceError, ModelNotFound, PredictionTimeout
+from slipway.inference.errors import PredictionTimeout
 from slipway.serving.batching import Scheduler
-from slipway.serving.cache import ModelCache
 from slipway.serving.capture import CaptureWriter
-from slipway.serving.metrics import CacheMetrics
-from slipway.serving.spec import EndpointSpec, VariantSpec
+from slipway.serving.runtime import (
+    EndpointNotFound,
+    EndpointRuntime,
+    VariantRuntime,
+)
+from slipway.serving.spec import EndpointSpec
 from slipway.settings import Settings
 
 SPEC_TTL = 1.0  # seconds a known endpoint spec is used before its version is checked
-
-
-class EndpointNotFound(ModelNotFound):
-    """No endpoint of that name exists."""
-
-    code = "EndpointNotFound"
-
-
-class EndpointNotServing(InferenceError):
-    """The endpoint exists but is not InService or Updating."""
-
-    code = "EndpointNotServing"
 
 
 class SpecSource(Protocol):
@@ -77,124 +66,6 @@ class Trace:
     variant: str = ""
     model: str = ""
     model_seconds: float | None = None
-
-
-def physical_memory() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def check_target_model(target: str) -> str:
-    """A TargetModel must be a relative key below the prefix: no '..', no leading '/'."""
-    parts = target.split("/")
-    if (
-        not target
-        or len(target) > 1024
-        or target.startswith("/")
-        or any(p in ("", ".", "..") for p in parts)
-        or not target.isprintable()
-    ):
-        raise BadPayload(
-            f"TargetModel {target[:80]!r} is not valid: give the model's key relative to the "
-            "endpoint's multi-model prefix, e.g. 'model-a.tar.gz' or 'team/model-a.tar.gz'"
-        )
-    return target
-
-
-class VariantRuntime:
-    """One production variant in one process: its model cache and how to load models."""
-
-    def __init__(self, endpoint: str, spec: VariantSpec, settings: Settings, workers: int) -> None:
-        self.endpoint = endpoint
-        self.spec = spec
-        self.settings = settings
-        self.environment = spec.env
-        self.timeout = spec.timeout or settings.invocation_timeout
-        budget = max_models = None
-        if spec.multi_model:
-            total = spec.cache_bytes or physical_memory() // 2
-            budget = max(total // max(workers, 1), 1)
-            if spec.max_models is not None:
-                max_models = max(spec.max_models // max(workers, 1), 1)
-        self.cache = ModelCache(budget, max_models, CacheMetrics(endpoint, spec.variant_name))
-        self.explicit: dict[str, str] = {}  # models loaded through the container API: url
-
-    def key(self, target_model: str | None) -> str:
-        if self.spec.multi_model:
-            if not target_model:
-                raise BadPayload(
-                    f"endpoint {self.endpoint!r} is a multi-model endpoint: name the model "
-                    "with TargetModel (header X-Amzn-SageMaker-Target-Model)"
-                )
-            return check_target_model(target_model)
-        if target_model:
-            raise BadPayload(
-                f"TargetModel {target_model!r} was given, but endpoint {self.endpoint!r} "
-                "serves a single model; leave TargetModel out"
-            )
-        return ""
-
-    def label(self, key: str) -> str:
-        return key or self.spec.model_name
-
-    def uri(self, key: str) -> str:
-        if key in self.explicit:
-            return self.explicit[key]
-        return self.spec.target_uri(key) if self.spec.multi_model else self.spec.model_data_url
-
-    def load_sync(self, key: str, uri: str | None = None) -> tuple[LoadedModel, bool]:
-        """The model under ``key`` (loading it from ``uri`` or its usual place)."""
-        source = uri or self.uri(key)
-
-        def load() -> LoadedModel:
-            return load_model(source, environment=self.environment, settings=self.settings)
-
-        return self.cache.get_or_load(key, load, _expected_bytes(source))
-
-
-def _expected_bytes(uri: str) -> int:
-    path = local_path(uri)
-    try:
-        return path.stat().st_size if path is not None and path.is_file() else 0
-    except OSError:
-        return 0
-
-
-class EndpointRuntime:
-    """An endpoint's variants in one process, built from one version of its spec."""
-
-    def __init__(self, spec: EndpointSpec, settings: Settings, workers: int) -> None:
-        self.spec = spec
-        self.status = spec.status
-        self.variants = [VariantRuntime(spec.name, v, settings, workers) for v in spec.variants]
-        self.by_name = {v.spec.variant_name: v for v in self.variants}
-        self._cumulative = list(accumulate(v.spec.weight for v in self.variants))
-        self.checked = time.monotonic()
-        self.refreshing = False
-
-    def check_servable(self) -> None:
-        if self.status not in ("InService", "Updating") or not self.variants:
-            raise EndpointNotServing(
-                f"endpoint {self.spec.name!r} is {self.status}, not InService; see "
-                f"`slipway endpoints show {self.spec.name}`"
-            )
-
-    def pick(self, target_variant: str | None) -> VariantRuntime:
-        if target_variant:
-            found = self.by_name.get(target_variant)
-            if found is None:
-                raise BadPayload(
-                    f"TargetVariant {target_variant!r} is not a variant of endpoint "
-                    f"{self.spec.name!r}; it has {', '.join(self.by_name)}"
-                )
-            return found
-        if len(self.variants) == 1:
-            return self.variants[0]
-        point = random.random() * self._cumulative[-1]
-        return self.variants[min(bisect_right(self._cumulative, point), len(self.variants) - 1)]
-
-    def close(self) -> None:
-        for variant in self.variants:
-            variant.cache.clear()
 
 
 class DaemonExecutor(Executor):
@@ -233,13 +104,11 @@ class Engine:
         settings: Settings,
         workers: int = 1,
         on_stuck: Any = None,
-        fixed: str | None = None,
     ) -> None:
         self.source = source
         self.settings = settings
         self.workers = workers
         self.on_stuck = on_stuck
-        self.fixed = fixed  # the endpoint a `slipway endpoints serve` process is for
         self._endpoints: dict[str, EndpointRuntime] = {}
         self._lock = threading.Lock()
         self._loader = DaemonExecutor(4, "slipway-load")
@@ -305,9 +174,6 @@ class Engine:
         old = self._endpoints.pop(name, None)
         if old is not None:
             old.close()
-
-    def loaded_endpoints(self) -> list[EndpointRuntime]:
-        return list(self._endpoints.values())
 
     # --- models -----------------------------------------------------------------------
 
@@ -435,15 +301,13 @@ class Engine:
                     self._capture = CaptureWriter(
                         self.settings.capture_flush_interval, _spool_dir(self.settings)
                     )
+                    # An embedded process may simply end: what it captured is kept then too.
+                    atexit.register(self._capture.close)
                 writer = self._capture
         writer.record(
             spec, runtime.spec.name, variant.spec.variant_name, body, content_type, out,
             out_type, inference_id, custom_attributes,
         )  # fmt: skip
-
-    def flush_capture(self) -> None:
-        if self._capture is not None:
-            self._capture.flush()
 
     def close(self) -> None:
         """Write out captured data and unload every model."""

@@ -1,7 +1,8 @@
 """The serving data plane in front of ``slipway server``'s REST API (an ASGI middleware).
 
 Routes ``/endpoints/{name}/invocations``, ``/endpoints/{name}/v2/...``, ``/v2``,
-``/v2/health/*`` and ``/metrics`` to the hot-path handlers of ``dataplane`` and ``v2``;
+``/v2/health/*`` and ``/metrics`` (which needs a token once tokens exist, as invocations
+do) to the hot-path handlers of ``dataplane`` and ``v2``;
 every other request goes to the wrapped app. It wraps the whole app (it is the outermost
 middleware), so invocations skip FastAPI's routing, dependency injection and pydantic.
 
@@ -107,6 +108,11 @@ class ServingMiddleware:
                 await self._endpoint(path, scope, receive, send)
                 return
             if path == "/metrics":
+                try:
+                    self.tokens.check(dataplane.headers_of(scope))
+                except Forbidden as error:
+                    await dataplane.send_runtime_error(send, error, "-")
+                    return
                 await dataplane.metrics_reply(send)
                 return
             if path == "/v2" or path.startswith("/v2/"):

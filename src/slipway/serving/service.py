@@ -26,14 +26,12 @@ import sqlalchemy as sa
 
 from slipway.errors import AlreadyExists, Conflict, NotFound, ValidationError
 from slipway.experiments.expressions import decode_token, encode_token
-from slipway.inference import InferenceError, load_model
-from slipway.inference._fetch import local_path
 from slipway.names import check_name
 from slipway.serving import repository
 from slipway.serving import spec as specs
+from slipway.serving._validation import check_uri, check_variants, spec_problem, validated
 from slipway.serving.models import (
     ContainerDefinition,
-    ContainerMode,
     DataCaptureConfig,
     Endpoint,
     EndpointConfig,
@@ -59,26 +57,6 @@ def _tags(tags: Iterable[Tag | dict[str, str]] | None) -> list[dict[str, str]]:
     return [(t if isinstance(t, Tag) else Tag.model_validate(t)).to_wire() for t in tags or []]
 
 
-def _validated(cls: type, value: Any, what: str) -> Any:
-    if isinstance(value, cls):
-        return value
-    try:
-        return cls.model_validate(value)
-    except Exception as error:  # pydantic's ValidationError, shown in one line
-        raise ValidationError(f"{what} is not valid: {_one_line(error)}") from None
-
-
-def _one_line(error: Exception) -> str:
-    errors = getattr(error, "errors", None)
-    if callable(errors):
-        parts = []
-        for item in errors()[:5]:
-            where = ".".join(str(p) for p in item.get("loc", ()))
-            parts.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
-        return "; ".join(parts)
-    return str(error)
-
-
 class ServingService:
     """Hosting on one metadata database; in-process invocation for embedded mode."""
 
@@ -98,8 +76,8 @@ class ServingService:
         tags: Iterable[Tag | dict[str, str]] | None = None,
     ) -> Model:
         check_name("model name", model_name, 63)
-        container = _validated(ContainerDefinition, primary_container, "PrimaryContainer")
-        _check_uri("ModelDataUrl", container.model_data_url)
+        container = validated(ContainerDefinition, primary_container, "PrimaryContainer")
+        check_uri("ModelDataUrl", container.model_data_url)
         with self.db.write() as conn:
             if repository.row(conn, "model", model_name) is not None:
                 raise AlreadyExists(f"model {model_name!r} exists already; pick another name")
@@ -150,14 +128,14 @@ class ServingService:
     ) -> EndpointConfig:
         check_name("endpoint config name", endpoint_config_name, 63)
         variants = [
-            _validated(ProductionVariant, v, f"ProductionVariants[{i}]")
+            validated(ProductionVariant, v, f"ProductionVariants[{i}]")
             for i, v in enumerate(production_variants)
         ]
-        _check_variants(variants)
+        check_variants(variants)
         capture = None
         if data_capture_config is not None:
-            capture = _validated(DataCaptureConfig, data_capture_config, "DataCaptureConfig")
-            _check_uri("DataCaptureConfig.DestinationS3Uri", capture.destination_s3_uri)
+            capture = validated(DataCaptureConfig, data_capture_config, "DataCaptureConfig")
+            check_uri("DataCaptureConfig.DestinationS3Uri", capture.destination_s3_uri)
         with self.db.write() as conn:
             if repository.row(conn, "config", endpoint_config_name) is not None:
                 raise AlreadyExists(
@@ -400,7 +378,9 @@ class ServingService:
             row = repository.row(conn, "endpoint", endpoint_name)
         if row is None or row.pending_spec is None:
             return
-        problem = self._problem(specs.build(endpoint_name, row.status, 0, row.pending_spec))
+        problem = spec_problem(
+            specs.build(endpoint_name, row.status, 0, row.pending_spec), self.settings
+        )
         creating = row.status == EndpointStatus.CREATING.value
         with self.db.write() as conn:
             current = repository.row(conn, "endpoint", endpoint_name)
@@ -428,27 +408,6 @@ class ServingService:
                     f"endpoint kept its previous config: {problem}"[:1024],
                 }
             repository.update(conn, "endpoint", endpoint_name, values)
-
-    def _problem(self, spec: specs.EndpointSpec) -> str | None:
-        """Why the endpoint cannot serve, or None: each single model must load."""
-        for variant in spec.variants:
-            try:
-                if variant.multi_model:
-                    path = local_path(variant.model_data_url)
-                    if path is not None and not path.is_dir():
-                        return (
-                            f"variant {variant.variant_name!r}: the multi-model prefix "
-                            f"{variant.model_data_url!r} is not a folder"
-                        )
-                else:
-                    load_model(
-                        variant.model_data_url, environment=variant.env, settings=self.settings
-                    )
-            except InferenceError as error:
-                return f"variant {variant.variant_name!r}: {error.message}"[:1024]
-            except Exception as error:
-                return f"variant {variant.variant_name!r}: {type(error).__name__}: {error}"[:1024]
-        return None
 
     def _page(
         self,
@@ -508,32 +467,3 @@ class ServingService:
             "endpoint": ("endpoint", "slipway endpoints list"),
         }[kind]
         return NotFound(f"{noun} {name!r} not found; list them with `{command}`")
-
-
-def _check_variants(variants: list[ProductionVariant]) -> None:
-    if not variants:
-        raise ValidationError("ProductionVariants needs at least one variant")
-    if len(variants) > 10:
-        raise ValidationError(f"ProductionVariants has {len(variants)} variants; the limit is 10")
-    names = [v.variant_name for v in variants]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValidationError(f"variant names must differ; {', '.join(duplicates)} repeats")
-    if sum(v.initial_variant_weight for v in variants) <= 0:
-        raise ValidationError("at least one variant needs an InitialVariantWeight above 0")
-
-
-def _check_uri(what: str, uri: str) -> None:
-    import fsspec
-
-    try:
-        fsspec.core.url_to_fs(uri)
-    except (ValueError, ImportError) as error:
-        raise ValidationError(
-            f"{what} {uri!r} is not a URI slipway can read: {error}; use a path, file:// "
-            "or s3:// URI"
-        ) from None
-
-
-def is_multi_model(model: Model) -> bool:
-    return model.primary_container.mode == ContainerMode.MULTI_MODEL

@@ -17,8 +17,6 @@ from slipway.serving.models import (
     Model,
 )
 
-SERVABLE = (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING)
-
 
 @dataclass(frozen=True, slots=True)
 class VariantSpec:
@@ -59,10 +57,6 @@ class EndpointSpec:
     version: int
     variants: tuple[VariantSpec, ...]
     capture: CaptureSpec | None
-
-    @property
-    def servable(self) -> bool:
-        return self.status in SERVABLE
 
 
 def snapshot(config: EndpointConfig, models: dict[str, Model]) -> dict[str, Any]:

@@ -26,13 +26,8 @@ from slipway.inference.errors import BadPayload, InferenceError
 from slipway.inference.flavours import v2_datatype
 from slipway.serving import metrics
 from slipway.serving.dataplane import Receive, Scope, Send, TooLarge, headers_of, read_body, reply
-from slipway.serving.engine import (
-    EndpointRuntime,
-    Engine,
-    Trace,
-    VariantRuntime,
-    check_target_model,
-)
+from slipway.serving.engine import Engine, Trace
+from slipway.serving.runtime import EndpointRuntime, VariantRuntime, check_target_model
 from slipway.settings import Settings
 
 _JSON = b"application/json"

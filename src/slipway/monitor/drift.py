@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 ROBUST_COEFFICIENT = 1.8
 _PSI_BINS = 10
@@ -75,6 +74,8 @@ def psi_numeric(baseline: Weighted, current: Weighted) -> float:
 
 def wasserstein(baseline: Weighted, current: Weighted, scale: float) -> float:
     """Earth mover's distance, in baseline standard deviations (so thresholds are unitless)."""
+    from scipy import stats as sps  # imported when used: SciPy costs seconds to import
+
     distance = sps.wasserstein_distance(
         baseline.values, current.values, baseline.weights, current.weights
     )
@@ -111,6 +112,8 @@ def chi_squared_p_value(baseline: dict[str, float], current_counts: dict[str, fl
         observed.append(unseen)
         share = np.append(share, _PSI_FLOOR)
     expected = share / share.sum() * total
+    from scipy import stats as sps
+
     return float(sps.chisquare(np.array(observed), expected).pvalue)
 
 

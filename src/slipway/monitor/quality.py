@@ -21,12 +21,24 @@ from typing import Any
 import fsspec
 import numpy as np
 import orjson
-from sklearn import metrics as skm
 
 from slipway.errors import ValidationError
 from slipway.monitor import capture
 from slipway.monitor import formats as f
 from slipway.monitor.models import ModelQualityConfig, ProblemType
+
+
+class _SklearnMetrics:
+    """sklearn.metrics, imported on first use: it takes seconds, and a server that runs
+    no model-quality check should not pay for it at start-up."""
+
+    def __getattr__(self, name: str) -> Any:
+        from sklearn import metrics
+
+        return getattr(metrics, name)
+
+
+skm = _SklearnMetrics()
 
 _SUBSAMPLES = 5
 _MIN_FOR_DEVIATION = 200

@@ -31,6 +31,7 @@ err = Console(stderr=True)
 
 
 def _mount_capabilities() -> None:
+    from slipway.automl.cli import automl_app
     from slipway.experiments.cli import components_app, experiments_app, search, trials_app
     from slipway.jobs.cli import jobs_app
     from slipway.monitor.cli import monitor_app
@@ -46,6 +47,7 @@ def _mount_capabilities() -> None:
     app.add_typer(models_app, name="models")
     app.add_typer(jobs_app, name="jobs")
     app.add_typer(tuning_app, name="tuning")
+    app.add_typer(automl_app, name="automl")
     app.add_typer(endpoints_app, name="endpoints")
     app.add_typer(monitor_app, name="monitor")
     app.add_typer(sql_app, name="sql")

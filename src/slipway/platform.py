@@ -17,6 +17,8 @@ from slipway.store.db import Database, open_database
 if TYPE_CHECKING:
     from slipway.artifacts.service import ArtifactService
     from slipway.auth.service import TokenService
+    from slipway.automl.client import RemoteAutoML
+    from slipway.automl.service import AutoMLService
     from slipway.experiments.client import RemoteExperiments
     from slipway.experiments.service import ExperimentsService
     from slipway.jobs.client import RemoteJobs
@@ -80,6 +82,15 @@ class Services:
         return TuningService(
             self.jobs, self.training, self.experiments, self.artifacts, self.settings
         )
+
+    @functools.cached_property
+    def automl(self) -> AutoMLService:
+        from slipway.automl.service import AutoMLService
+
+        return AutoMLService(
+            self.jobs, self.training, self.tuning, self.experiments, self.artifacts,
+            self.registry, self.settings,
+        )  # fmt: skip
 
     @functools.cached_property
     def registry(self) -> RegistryService:
@@ -160,6 +171,18 @@ def tuning_backend() -> TuningService | RemoteTuning:
     _adopt_once(found.training)
     _adopt_tuning_once(found.tuning)
     return found.tuning
+
+
+def automl_backend() -> AutoMLService | RemoteAutoML:
+    """What the AutoML SDK and CLI talk to; embedded, it first adopts training jobs."""
+    settings = get_settings()
+    if settings.server_url:
+        from slipway.automl.client import remote_automl
+
+        return remote_automl(settings.server_url, settings.token)
+    found = services(settings)
+    _adopt_once(found.training)
+    return found.automl
 
 
 def registry_backend() -> RegistryService | RemoteRegistry:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slipway import __version__
+from slipway.automl import api as automl_api
 from slipway.errors import SlipwayError
 from slipway.experiments import api as experiments_api
 from slipway.jobs import api as jobs_api
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(experiments_api.router)
     app.include_router(training_api.router)
     app.include_router(tuning_api.router)
+    app.include_router(automl_api.router)
     app.include_router(jobs_api.router)
     app.include_router(registry_api.router)
     app.include_router(serving_api.router)

@@ -1,0 +1,416 @@
+"""The life of one AutoML job, stage by stage, in a watcher thread.
+
+Starting -> AnalyzingData (read, check, explore: the data exploration notebook) ->
+FeatureEngineering (a preprocessing plan per column) -> ModelTuning (one candidate per
+algorithm with defaults, then a tuning job over all algorithms, then an ensemble of the
+best) -> MaxCandidatesReached or MaxAutoMLJobRuntimeReached -> Completed; the best
+candidate is registered as a model package. With GenerateCandidateDefinitionsOnly the job
+ends after FeatureEngineering in CandidateDefinitionsGenerated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import logging
+import secrets
+import tarfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slipway.automl import _data, notebooks
+from slipway.automl import _recipes as recipes
+from slipway.automl.models import CreateAutoMLJob
+from slipway.automl.service import KIND, candidate, objective_metric
+from slipway.errors import Conflict, NotFound, SlipwayError
+from slipway.jobs.models import JobKind, JobStatus, SecondaryStatus
+from slipway.registry.models import CreateModelPackageFromTrainingJob
+from slipway.training.models import Channel, CreateTrainingJob, ExperimentConfig, MetricDefinition
+from slipway.tuning.models import CreateTuningJob
+
+if TYPE_CHECKING:
+    from slipway.automl.service import AutoMLService
+
+log = logging.getLogger("slipway.automl")
+ENTRY_POINT = "candidate.py"
+ENSEMBLE_SIZE = 8
+_POLL = 0.25
+
+
+class _Stopped(Exception):
+    """The user asked the job to stop."""
+
+
+class AutoMLLoop:
+    """Runs one AutoML job to its end in the calling thread."""
+
+    def __init__(self, service: AutoMLService, name: str) -> None:
+        self.service = service
+        self.name = name
+        self.jobs = service.jobs
+        self.runtime_reached = False
+
+    # --- stages -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            job = self.jobs.get_job(KIND, self.name)
+            self.request = CreateAutoMLJob.model_validate(job.spec)
+            criteria = self.request.criteria
+            self.deadline = time.time() + criteria.max_auto_ml_job_runtime_in_seconds
+            self.root = Path(self.service.settings.home) / "automl" / self.name
+            self._analyse()
+            self._engineer()
+            if self.request.generate_candidate_definitions_only:
+                self._candidate_notebook([])
+                self.jobs.finish(
+                    KIND, self.name, JobStatus.COMPLETED,
+                    secondary=SecondaryStatus.CANDIDATE_DEFINITIONS_GENERATED,
+                )  # fmt: skip
+                return
+            self._tune()
+            self._end()
+        except _Stopped:
+            self.jobs.finish(KIND, self.name, JobStatus.STOPPED)
+        except Exception as error:  # the job must end in a final status whatever happened
+            log.warning("AutoML job %s failed", self.name, exc_info=True)
+            reason = error.message if isinstance(error, SlipwayError) else repr(error)
+            with contextlib.suppress(SlipwayError):
+                self._stop_children()
+                self.jobs.finish(KIND, self.name, JobStatus.FAILED, reason)
+
+    def _analyse(self) -> None:
+        self.jobs.transition(KIND, self.name, SecondaryStatus.ANALYZING_DATA, "reading the data")
+        channel = self.request.channel
+        self.data_uri = channel.data_source.s3_data_source.s3_uri
+        frame = _data.read_table(self.data_uri)
+        objective = self.request.auto_ml_job_objective
+        self.analysis = _data.analyse(
+            frame, channel.target_attribute_name, self.request.problem_type,
+            objective.metric_name if objective else None,
+        )  # fmt: skip
+        self.settings = {
+            "Target": channel.target_attribute_name,
+            "ProblemType": self.analysis.problem_type,
+            "Objective": self.analysis.objective,
+            "Classes": self.analysis.classes,
+            "Plan": self.analysis.plan,
+            "Columns": self.analysis.features,
+        }
+        described = self.analysis.to_dict()
+        self.jobs.update_result(
+            KIND, self.name,
+            {
+                "ProblemType": self.analysis.problem_type,
+                "ProblemTypeReason": self.analysis.problem_reason,
+                "Objective": self.analysis.objective,
+                "ObjectiveReason": self.analysis.objective_reason,
+                "Warnings": self.analysis.warnings,
+                "Analysis": described,
+            },
+        )  # fmt: skip
+        book = notebooks.exploration(self.name, self.data_uri, self.settings["Target"], described)
+        folder = self.root / "notebooks"
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            notebooks.execute(book, folder, timeout=300)
+        except Exception as error:  # the notebook is still useful unexecuted
+            log.warning("AutoML job %s: exploration notebook failed: %s", self.name, error)
+        uri = self._store_notebook(book, notebooks.EXPLORATION)
+        self.jobs.update_result(KIND, self.name, {"DataExplorationNotebook": uri})
+        self._check_stop()
+
+    def _engineer(self) -> None:
+        plan = ", ".join(f"{kind}: {len(cols)}" for kind, cols in self.settings["Plan"].items())
+        self.jobs.transition(
+            KIND, self.name, SecondaryStatus.FEATURE_ENGINEERING, f"column plan ({plan})"
+        )
+        settings_dir = self.root / "settings"
+        settings_dir.mkdir(parents=True, exist_ok=True)
+        (settings_dir / "settings.json").write_text(json.dumps(self.settings))
+        base = f"automl/{self.name}"
+        self.settings_uri = (
+            self.service.artifacts.put_file_at(
+                self.service.artifacts.uri_for(f"{base}/settings/settings.json"),
+                settings_dir / "settings.json",
+            ).uri.rsplit("/", 1)[0]
+            + "/"
+        )
+        self.source_uri = self.service.artifacts.put(
+            f"{base}/source/sourcedir.tar.gz", [_source()]
+        ).uri
+        self.output_path = self.service.artifacts.uri_for(f"{base}/candidates")
+        with contextlib.suppress(SlipwayError):  # a deleted job's experiment is reused
+            self.service.experiments.create_experiment(
+                self.name, description=f"The candidates of AutoML job {self.name}"
+            )
+
+    def _tune(self) -> None:
+        self.jobs.transition(KIND, self.name, SecondaryStatus.MODEL_TUNING, "training candidates")
+        criteria = self.request.criteria
+        budget = criteria.max_candidates
+        # Time kept for the ensemble and the registration at the end.
+        self.reserve = min(15.0, 0.12 * criteria.max_auto_ml_job_runtime_in_seconds)
+        if self._left() < 5:
+            raise SlipwayError(
+                f"the time budget was used up by the data analysis ({self._left():.0f} s left); "
+                "no candidate could be trained: raise total_job_runtime_in_seconds"
+            )
+        defaults = list(recipes.ALGORITHMS)[: max(1, min(len(recipes.ALGORITHMS), budget - 1))]
+        names = [self._launch_default(a, i + 1) for i, a in enumerate(defaults)]
+        self.jobs.update_result(KIND, self.name, {"CandidateJobs": names})
+        self._wait_for(names, self.deadline - self.reserve)
+        left_for_tuning = budget - len(names) - (1 if budget > len(names) + 1 else 0)
+        if left_for_tuning > 0 and self._left() > self.reserve + 5:
+            self._run_tuning_job(left_for_tuning)
+        if not self.runtime_reached and budget > len(self._finished()):
+            self._ensemble()
+
+    def _end(self) -> None:
+        done = self._finished()
+        if not done:
+            failures = [c.failure_reason for c in self._all() if c.failure_reason]
+            raise SlipwayError(
+                "no candidate completed within the budget"
+                + (f"; the first failure: {failures[0]}" if failures else "")
+                + ". Raise total_job_runtime_in_seconds or max_runtime_per_training_job_in_seconds"
+            )
+        metric = self.settings["Objective"]
+        maximize = recipes.MAXIMIZE[metric]
+        best = max(done, key=lambda c: c[1] if maximize else -c[1])[0]
+        self._candidate_notebook(self._all())
+        package = self.service.registry.create_model_package_from_training_job(
+            CreateModelPackageFromTrainingJob(
+                training_job_name=best,
+                model_package_group_name=self.name,
+                model_package_description=(
+                    f"best candidate of AutoML job {self.name}: {metric} {dict(done)[best]:.5g}; "
+                    "the whole inference pipeline, preprocessing included, taking raw rows"
+                ),
+                supported_content_types=["text/csv", "application/json"],
+                supported_response_mime_types=["application/json", "text/csv"],
+            )
+        )
+        ending = (
+            SecondaryStatus.MAX_AUTOML_JOB_RUNTIME_REACHED
+            if self.runtime_reached
+            else SecondaryStatus.MAX_CANDIDATES_REACHED
+        )
+        self.jobs.transition(KIND, self.name, ending)
+        self.jobs.finish(
+            KIND, self.name, JobStatus.COMPLETED,
+            result={"BestCandidate": best, "ModelPackageArn": package.model_package_arn},
+        )  # fmt: skip
+
+    # --- candidates ---------------------------------------------------------------------
+
+    def _definitions(self) -> list[MetricDefinition]:
+        return [
+            MetricDefinition(
+                name=objective_metric(m), regex=rf"validation:{m}=([-+0-9.eE]+|nan|inf);"
+            )
+            for m in _data.METRICS[self.settings["ProblemType"]]
+        ]
+
+    def _channels(self) -> dict[str, Channel]:
+        return {"train": Channel(uri=self.data_uri), "automl": Channel(uri=self.settings_uri)}
+
+    def _per_job(self) -> int:
+        limit = self.request.criteria.max_runtime_per_training_job_in_seconds
+        return max(1, int(min(limit, self._left() - self.reserve / 2)))
+
+    def _training_job(self, name: str, hps: dict[str, Any], channels: dict[str, Channel]) -> None:
+        request = CreateTrainingJob(
+            training_job_name=name,
+            entry_point=ENTRY_POINT,
+            source_uri=self.source_uri,
+            hyperparameters=hps,
+            metric_definitions=self._definitions(),
+            input_data_config=channels,
+            output_path=self.output_path,
+            max_run=self._per_job(),
+            experiment_config=ExperimentConfig(experiment_name=self.name, trial_name=name),
+        )
+        self.service.training.create_training_job(request)
+
+    def _launch_default(self, algorithm: str, sequence: int) -> str:
+        name = f"{self.name}-dpp0-{algorithm[:4]}-{sequence:02d}"[:63]
+        self._training_job(
+            name, {"algorithm": algorithm, **recipes.DEFAULTS[algorithm]}, self._channels()
+        )
+        return name
+
+    def _run_tuning_job(self, max_jobs: int) -> None:
+        metric = self.settings["Objective"]
+        ranges: dict[str, list[dict[str, Any]]] = {"Integer": [], "Continuous": []}
+        for algorithm_ranges in recipes.RANGES.values():
+            for hp, (kind, low, high, log_scale) in algorithm_ranges.items():
+                ranges["Integer" if kind == "int" else "Continuous"].append(
+                    {"Name": hp, "MinValue": str(low), "MaxValue": str(high),
+                     "ScalingType": "Logarithmic" if log_scale else "Linear"}
+                )  # fmt: skip
+        parallel = self.service.settings.max_parallel_jobs
+        request = CreateTuningJob.model_validate(
+            {
+                "HyperParameterTuningJobName": self.name,
+                "HyperParameterTuningJobConfig": {
+                    "Strategy": "Bayesian",
+                    "HyperParameterTuningJobObjective": {
+                        "Type": "Maximize" if recipes.MAXIMIZE[metric] else "Minimize",
+                        "MetricName": objective_metric(metric),
+                    },
+                    "ResourceLimits": {"MaxNumberOfTrainingJobs": max_jobs,
+                                       "MaxParallelTrainingJobs": parallel},
+                    "ParameterRanges": {
+                        "IntegerParameterRanges": ranges["Integer"],
+                        "ContinuousParameterRanges": ranges["Continuous"],
+                        "CategoricalParameterRanges": [
+                            {"Name": "algorithm", "Values": list(recipes.ALGORITHMS)}
+                        ],
+                    },
+                    "RandomSeed": 0,
+                },
+                "TrainingJobDefinition": {
+                    "EntryPoint": ENTRY_POINT,
+                    "SourceUri": self.source_uri,
+                    "MetricDefinitions": [d.to_wire() for d in self._definitions()],
+                    "InputDataConfig": {k: v.to_wire() for k, v in self._channels().items()},
+                    "OutputPath": self.output_path,
+                    "MaxRun": self._per_job(),
+                },
+            }
+        )  # fmt: skip
+        self.service.tuning.create_hyper_parameter_tuning_job(request)
+        self.tuning_started = True
+        while True:
+            self._check_stop()
+            described = self.service.tuning.describe_hyper_parameter_tuning_job(self.name)
+            if described.hyper_parameter_tuning_job_status.is_final:
+                return
+            if time.time() >= self.deadline - self.reserve:
+                self.runtime_reached = True
+                with contextlib.suppress(Conflict):
+                    self.service.tuning.stop_hyper_parameter_tuning_job(self.name)
+                self.service.tuning.wait(self.name)
+                return
+            time.sleep(_POLL)
+
+    def _ensemble(self) -> None:
+        done = self._finished()
+        if len(done) < 2 or self._left() < 3:
+            return
+        maximize = recipes.MAXIMIZE[self.settings["Objective"]]
+        best = sorted(done, key=lambda c: -c[1] if maximize else c[1])[:ENSEMBLE_SIZE]
+        channels = self._channels()
+        members = []
+        for i, (name, _value) in enumerate(best):
+            model = self.service.training.describe_training_job(name).model_artifacts or {}
+            channels[f"m{i}"] = Channel(uri=model["S3ModelArtifacts"].rsplit("/", 1)[0] + "/")
+            members.append(name)
+        name = f"{self.name}-ensemble-{secrets.token_hex(3)}"
+        self.jobs.update_result(
+            KIND, self.name, {"EnsembleJobs": [name], "EnsembleMembers": {name: members}}
+        )
+        self._training_job(name, {"algorithm": "ensemble"}, channels)
+        self._wait_for([name], self.deadline)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _all(self) -> list[Any]:
+        job = self.jobs.get_job(KIND, self.name)
+        return [
+            candidate(child, self.settings["Objective"], job.result)
+            for child in self.service.candidate_jobs(job)
+        ]
+
+    def _finished(self) -> list[tuple[str, float]]:
+        return [
+            (c.candidate_name, c.final_auto_ml_job_objective_metric.value)
+            for c in self._all()
+            if c.final_auto_ml_job_objective_metric is not None
+        ]
+
+    def _wait_for(self, names: list[str], until: float) -> None:
+        while True:
+            self._check_stop()
+            statuses = [self.jobs.get_job(JobKind.TRAINING, n).status for n in names]
+            if all(s.is_final for s in statuses):
+                return
+            if time.time() >= until:
+                self.runtime_reached = True
+                for n, s in zip(names, statuses, strict=True):
+                    if not s.is_final:
+                        with contextlib.suppress(Conflict, NotFound):
+                            self.service.training.stop_training_job(n)
+                for n in names:
+                    self.service.training.wait(n)
+                return
+            time.sleep(_POLL)
+
+    def _left(self) -> float:
+        return self.deadline - time.time()
+
+    def _check_stop(self) -> None:
+        if self.jobs.stop_requested(KIND, self.name):
+            self._stop_children()
+            raise _Stopped
+
+    def _stop_children(self) -> None:
+        with contextlib.suppress(SlipwayError):
+            self.service.tuning.stop_hyper_parameter_tuning_job(self.name)
+            self.service.tuning.wait(self.name, timeout=60)
+        job = self.jobs.get_job(KIND, self.name)
+        for name in [*job.result.get("CandidateJobs", []), *job.result.get("EnsembleJobs", [])]:
+            with contextlib.suppress(Conflict, NotFound):
+                self.service.training.stop_training_job(name)
+
+    def _store_notebook(self, book: Any, file_name: str) -> str:
+        path = self.root / "notebooks" / file_name
+        notebooks.write(book, path)
+        key = f"automl/{self.name}/sagemaker-automl-candidates/notebooks/{file_name}"
+        return self.service.artifacts.put_file_at(self.service.artifacts.uri_for(key), path).uri
+
+    def _candidate_notebook(self, found: list[Any]) -> None:
+        result = self.jobs.get_job(KIND, self.name).result
+        entries = []
+        if not found:  # definitions only: one candidate per algorithm, with its defaults
+            entries = [
+                {"name": f"dpp0-{a}", "hyperparameters": {"algorithm": a, **recipes.DEFAULTS[a]},
+                 "score": None}
+                for a in recipes.ALGORITHMS
+            ]  # fmt: skip
+        for c in sorted(found, key=lambda c: c.creation_time):
+            metric = c.final_auto_ml_job_objective_metric
+            if metric is None:
+                continue
+            entry = {
+                "name": c.candidate_name,
+                "hyperparameters": c.candidate_properties["HyperParameters"],
+                "score": metric.value,
+            }
+            if entry["hyperparameters"].get("algorithm") == "ensemble":
+                entry["members"] = result.get("EnsembleMembers", {}).get(c.candidate_name, [])
+            entries.append(entry)
+        tuning = {
+            "Strategy": "Bayesian",
+            "MaxJobs": self.request.criteria.max_candidates,
+            "Parallel": self.service.settings.max_parallel_jobs,
+        }
+        book = notebooks.candidates(self.name, self.data_uri, self.settings, entries, tuning)
+        uri = self._store_notebook(book, notebooks.CANDIDATES)
+        self.jobs.update_result(KIND, self.name, {"CandidateDefinitionNotebook": uri})
+
+
+def _source() -> bytes:
+    """sourcedir.tar.gz holding the candidate script's entry point."""
+    script = b"from slipway.automl._candidate import main\n\nmain()\n"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo(ENTRY_POINT)
+        info.size = len(script)
+        info.mtime = int(dt.datetime.now(dt.UTC).timestamp())
+        tar.addfile(info, io.BytesIO(script))
+    return buffer.getvalue()

@@ -38,6 +38,7 @@ def _mount_capabilities() -> None:
     from slipway.registry.cli import models_app
     from slipway.serving.cli import endpoints_app
     from slipway.sql.cli import sql_app
+    from slipway.transform.cli import transform_app
     from slipway.tuning.cli import tuning_app
 
     app.add_typer(experiments_app, name="experiments")
@@ -51,6 +52,7 @@ def _mount_capabilities() -> None:
     app.add_typer(endpoints_app, name="endpoints")
     app.add_typer(monitor_app, name="monitor")
     app.add_typer(sql_app, name="sql")
+    app.add_typer(transform_app, name="transform")
 
 
 @app.command()

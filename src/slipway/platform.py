@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from slipway.serving.service import ServingService
     from slipway.training.client import RemoteTraining
     from slipway.training.service import TrainingService
+    from slipway.transform.client import RemoteTransform
+    from slipway.transform.service import TransformService
     from slipway.tuning.client import RemoteTuning
     from slipway.tuning.service import TuningService
 
@@ -103,6 +105,14 @@ class Services:
         from slipway.serving.service import ServingService
 
         return ServingService(self.database, self.settings)
+
+    @functools.cached_property
+    def transform(self) -> TransformService:
+        from slipway.transform.service import TransformService
+
+        return TransformService(
+            self.jobs, self.serving, self.experiments, self.artifacts, self.settings
+        )
 
     @functools.cached_property
     def monitor(self) -> MonitorService:
@@ -195,6 +205,18 @@ def registry_backend() -> RegistryService | RemoteRegistry:
     return services(settings).registry
 
 
+def transform_backend() -> TransformService | RemoteTransform:
+    """What the transform SDK and CLI talk to; embedded, it first resumes orphaned jobs."""
+    settings = get_settings()
+    if settings.server_url:
+        from slipway.transform.client import remote_transform
+
+        return remote_transform(settings.server_url, settings.token)
+    transform = services(settings).transform
+    _adopt_transform_once(transform)
+    return transform
+
+
 def serving_backend() -> ServingService | RemoteServing:
     """What the serving SDK and CLI talk to under the current settings."""
     settings = get_settings()
@@ -215,6 +237,11 @@ def _adopt_tuning_once(tuning: TuningService) -> None:
     tuning.adopt_orphans()
 
 
+@functools.cache
+def _adopt_transform_once(transform: TransformService) -> None:
+    transform.adopt_orphans()
+
+
 def reset() -> None:
     """Forget cached services (after settings change, and in tests)."""
     from slipway.experiments.client import remote_experiments
@@ -225,6 +252,7 @@ def reset() -> None:
         _cache.clear()
     _adopt_once.cache_clear()
     _adopt_tuning_once.cache_clear()
+    _adopt_transform_once.cache_clear()
     remote_experiments.cache_clear()
     remote_serving.cache_clear()
     close_databases()

@@ -23,6 +23,7 @@ from slipway.serving import api as serving_api
 from slipway.serving.gateway import ServingMiddleware
 from slipway.settings import Settings, get_settings
 from slipway.training import api as training_api
+from slipway.transform import api as transform_api
 from slipway.tuning import api as tuning_api
 
 log = logging.getLogger("slipway.server")
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry_api.router)
     app.include_router(serving_api.router)
     app.include_router(monitor_api.router)
+    app.include_router(transform_api.router)
 
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict[str, str]:

@@ -14,20 +14,21 @@ log = logging.getLogger("slipway.server")
 _ADOPT_EVERY_SECONDS = 10.0
 
 
+# The capabilities whose jobs are watched by a thread of the process that owns them.
+_JOB_KINDS = ("training", "tuning", "transform")
+
+
 async def _adopt_orphans_forever(app: FastAPI) -> None:
     """Jobs survive a server restart: the restarted server watches them again."""
-    training = app.state.services.training
-    tuning = app.state.services.tuning
     while True:
-        try:
-            adopted = await run_in_threadpool(training.adopt_orphans)
-            if adopted:
-                log.info("watching training jobs again: %s", ", ".join(adopted))
-            adopted = await run_in_threadpool(tuning.adopt_orphans)
-            if adopted:
-                log.info("watching tuning jobs again: %s", ", ".join(adopted))
-        except Exception:
-            log.exception("adopting orphaned jobs failed; trying again later")
+        for kind in _JOB_KINDS:
+            try:
+                service = getattr(app.state.services, kind)
+                adopted = await run_in_threadpool(service.adopt_orphans)
+                if adopted:
+                    log.info("watching %s jobs again: %s", kind, ", ".join(adopted))
+            except Exception:
+                log.exception("adopting orphaned %s jobs failed; trying again later", kind)
         await asyncio.sleep(_ADOPT_EVERY_SECONDS)
 
 

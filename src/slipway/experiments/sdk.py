@@ -11,51 +11,15 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from slipway._sdk import PAGE_SIZE, Record, pages
 from slipway.errors import ValidationError
 from slipway.experiments import models
 from slipway.experiments.expressions import SearchExpression
 from slipway.names import create_with_generated_name
 from slipway.platform import experiments_backend
 
-_PAGE = 100
 
-
-def _pages(fetch, max_results: int | None = None) -> Iterator[Any]:
-    """Follow NextToken until the listing (or ``max_results`` items) is exhausted."""
-    token, seen = None, 0
-    while True:
-        page = fetch(next_token=token)
-        for item in page.items:
-            if max_results is not None and seen >= max_results:
-                return
-            seen += 1
-            yield item
-        token = page.next_token
-        if not token:
-            return
-
-
-class _Record:
-    """Attribute access over a pydantic entity, as smexperiments' records offer."""
-
-    _entity: Any
-
-    def __init__(self, entity: Any) -> None:
-        self._entity = entity
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._entity, name)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._entity!r})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return self._entity.to_wire()
-
-
-class Experiment(_Record):
+class Experiment(Record):
     """A group of trials that answer one question."""
 
     @classmethod
@@ -87,9 +51,9 @@ class Experiment(_Record):
     ) -> Iterator[Experiment]:
         backend = experiments_backend()
         fetch = lambda next_token: backend.list_experiments(  # noqa: E731
-            created_after, created_before, sort_by, sort_order, _PAGE, next_token
+            created_after, created_before, sort_by, sort_order, PAGE_SIZE, next_token
         )
-        return (cls(e) for e in _pages(fetch))
+        return (cls(e) for e in pages(fetch))
 
     @classmethod
     def search(cls, search_expression: dict | None = None, **kwargs: Any) -> Iterator[Experiment]:
@@ -140,7 +104,7 @@ class Experiment(_Record):
         experiments_backend().delete_experiment(self.experiment_name, cascade=True)
 
 
-class Trial(_Record):
+class Trial(Record):
     """One attempt within an experiment, made of trial components."""
 
     @classmethod
@@ -183,10 +147,10 @@ class Trial(_Record):
             created_before,
             sort_by,
             sort_order,
-            _PAGE,
+            PAGE_SIZE,
             next_token,
         )
-        return (cls(t) for t in _pages(fetch))
+        return (cls(t) for t in pages(fetch))
 
     def add_trial_component(self, trial_component: Any) -> None:
         experiments_backend().associate_trial_component(
@@ -229,7 +193,7 @@ class Trial(_Record):
         experiments_backend().delete_trial(self.trial_name, cascade=True)
 
 
-class TrialComponent(_Record):
+class TrialComponent(Record):
     """One step of a trial (a training run, a preprocessing job...) and what it logged.
 
     ``parameters`` is a plain dict of numbers and strings; edit it, or the artifacts,
@@ -285,10 +249,10 @@ class TrialComponent(_Record):
             created_before,
             sort_by,
             sort_order,
-            _PAGE,
+            PAGE_SIZE,
             next_token,
         )
-        return (cls(c) for c in _pages(fetch))
+        return (cls(c) for c in pages(fetch))
 
     @classmethod
     def search(
@@ -363,8 +327,8 @@ def search(
     kind = Resource.parse(resource)
     wrapper = _WRAPPERS[kind.value]
     backend = experiments_backend()
-    page_size = min(max_results or _PAGE, _PAGE)
+    page_size = min(max_results or PAGE_SIZE, PAGE_SIZE)
     fetch = lambda next_token: backend.search(  # noqa: E731
         kind, search_expression, sort_by, sort_order, page_size, next_token
     )
-    return (wrapper(item) for item in _pages(fetch, max_results))
+    return (wrapper(item) for item in pages(fetch, max_results))

@@ -14,55 +14,19 @@ services or a server.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from slipway._sdk import PAGE_SIZE, Record, pages
 from slipway.errors import ValidationError
 from slipway.experiments.models import Page, Tag
 from slipway.platform import registry_backend
 from slipway.registry import models
 from slipway.registry.models import ModelApprovalStatus, build, parse_package_arn
 
-_PAGE = 100
 
-
-def _pages(fetch: Callable[[str | None], Page[Any]], limit: int | None = None) -> Iterator[Any]:
-    """Follow NextToken until the listing (or ``limit`` items) is exhausted."""
-    token, seen = None, 0
-    while True:
-        page = fetch(token)
-        for item in page.items:
-            if limit is not None and seen >= limit:
-                return
-            seen += 1
-            yield item
-        token = page.next_token
-        if not token:
-            return
-
-
-class _Record:
-    """Attribute access over a pydantic entity."""
-
-    _entity: Any
-
-    def __init__(self, entity: Any) -> None:
-        self._entity = entity
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._entity, name)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._entity!r})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return self._entity.to_wire()
-
-
-class ModelPackageGroup(_Record):
+class ModelPackageGroup(Record):
     """The versions of one model."""
 
     @classmethod
@@ -97,10 +61,10 @@ class ModelPackageGroup(_Record):
 
         def fetch(token: str | None) -> Page[Any]:
             return backend.list_model_package_groups(
-                name_contains, created_after, created_before, sort_by, sort_order, _PAGE, token
+                name_contains, created_after, created_before, sort_by, sort_order, PAGE_SIZE, token
             )
 
-        return (cls(group) for group in _pages(fetch))
+        return (cls(group) for group in pages(fetch))
 
     def register(self, model_data_url: str | None = None, **options: Any) -> ModelPackage:
         """Register a new version in this group; see `register_model` for the options."""
@@ -127,7 +91,7 @@ class ModelPackageGroup(_Record):
         registry_backend().delete_model_package_group(self.model_package_group_name, force=force)
 
 
-class ModelPackage(_Record):
+class ModelPackage(Record):
     """One version of a model: its data, how to serve it, its approval and lineage."""
 
     @classmethod
@@ -163,11 +127,11 @@ class ModelPackage(_Record):
                 created_before,
                 sort_by,
                 sort_order,
-                _PAGE,
+                PAGE_SIZE,
                 token,
             )
 
-        return (cls(package) for package in _pages(fetch, max_results))
+        return (cls(package) for package in pages(fetch, max_results))
 
     @property
     def model_data_url(self) -> str:

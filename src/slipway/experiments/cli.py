@@ -8,24 +8,22 @@ of the entities' wire shapes with ``--json`` for programs. The rules live in the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import pydantic
 import typer
-from rich.console import Console, RenderableType
+from rich.console import RenderableType
 from rich.table import Table
 
+from slipway._cli_output import collect, number_text, print_json, show, time_text
 from slipway.errors import ValidationError
 from slipway.experiments.expressions import Filter, Operator, Resource, SearchExpression
 from slipway.experiments.models import (
     Experiment,
     MetricSummary,
-    Page,
     Trial,
     TrialComponent,
-    WireModel,
 )
 from slipway.platform import experiments_backend
 
@@ -34,10 +32,6 @@ trials_app = typer.Typer(help="Trials: attempts within an experiment.", no_args_
 components_app = typer.Typer(
     help="Trial components: the steps of a trial and what they logged.", no_args_is_help=True
 )
-
-_PAGE = 100
-# Piped output feeds grep and scripts, so tables there never fold a name to fit 80 columns.
-_PIPE_WIDTH = 10_000
 
 _JSON = typer.Option(False, "--json", help="Print one JSON document instead of a table.")
 _MAX = typer.Option(100, "--max", help="Most items to show; pages are fetched as needed.")
@@ -57,16 +51,16 @@ def list_experiments(
 ) -> None:
     """List experiments, newest first."""
     backend = experiments_backend()
-    found = _collect(
+    found = collect(
         lambda size, token: backend.list_experiments(
             sort_by=sort_by, sort_order=sort_order, max_results=size, next_token=token
         ),
         max_items,
     )
     if as_json:
-        _print_json(found)
+        print_json(found)
     else:
-        _print(_experiments_table(found))
+        show(_experiments_table(found))
 
 
 @experiments_app.command("show")
@@ -74,22 +68,22 @@ def show_experiment(name: str, as_json: bool = _JSON) -> None:
     """Show an experiment and its trials."""
     backend = experiments_backend()
     experiment = backend.get_experiment(name)
-    trials = _collect(
+    trials = collect(
         lambda size, token: backend.list_trials(
             experiment_name=name, max_results=size, next_token=token
         )
     )
     if as_json:
-        _print_json({"Experiment": experiment, "Trials": trials})
+        print_json({"Experiment": experiment, "Trials": trials})
         return
-    _print(
+    show(
         _fields(
             [
                 ("Name", experiment.experiment_name),
                 ("Display name", experiment.display_name),
                 ("Description", experiment.description or ""),
-                ("Created", _time(experiment.creation_time)),
-                ("Last modified", _time(experiment.last_modified_time)),
+                ("Created", time_text(experiment.creation_time)),
+                ("Last modified", time_text(experiment.last_modified_time)),
                 ("Tags", _tags(experiment)),
             ]
         ),
@@ -120,16 +114,16 @@ def list_trials(
 ) -> None:
     """List the trials of an experiment, newest first."""
     backend = experiments_backend()
-    found = _collect(
+    found = collect(
         lambda size, token: backend.list_trials(
             experiment_name=experiment, max_results=size, next_token=token
         ),
         max_items,
     )
     if as_json:
-        _print_json(found)
+        print_json(found)
     else:
-        _print(_trials_table(found))
+        show(_trials_table(found))
 
 
 # --- trial components -----------------------------------------------------------------
@@ -144,16 +138,16 @@ def list_components(
 ) -> None:
     """List trial components, newest first, with their metrics in short."""
     backend = experiments_backend()
-    found = _collect(
+    found = collect(
         lambda size, token: backend.list_trial_components(
             experiment_name=experiment, trial_name=trial, max_results=size, next_token=token
         ),
         max_items,
     )
     if as_json:
-        _print_json(found)
+        print_json(found)
     else:
-        _print(_components_table(found))
+        show(_components_table(found))
 
 
 @components_app.command("show")
@@ -161,9 +155,9 @@ def show_component(name: str, as_json: bool = _JSON) -> None:
     """Show a trial component: parameters, artifacts, metrics and parents."""
     component = experiments_backend().get_trial_component(name)
     if as_json:
-        _print_json(component)
+        print_json(component)
         return
-    _print(*_component_view(component))
+    show(*_component_view(component))
 
 
 # --- search ---------------------------------------------------------------------------
@@ -191,19 +185,19 @@ def search(
     kind = Resource.parse(resource)
     query = _search_expression(filters or [], expression)
     backend = experiments_backend()
-    found = _collect(
+    found = collect(
         lambda size, token: backend.search(kind, query, sort_by, sort_order, size, token),
         max_items,
     )
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     tables = {
         Resource.EXPERIMENT: _experiments_table,
         Resource.TRIAL: _trials_table,
         Resource.TRIAL_COMPONENT: _components_table,
     }
-    _print(tables[kind](found))
+    show(tables[kind](found))
 
 
 def _search_expression(filters: Sequence[str], expression: str | None) -> SearchExpression | None:
@@ -277,54 +271,6 @@ def _short(text: str, limit: int = 60) -> str:
 # --- fetching and printing ------------------------------------------------------------
 
 
-def _collect(fetch: Callable[[int, str | None], Page[Any]], limit: int | None = None) -> list[Any]:
-    """Follow NextToken until the listing ends or ``limit`` items are in hand."""
-    if limit is not None and limit < 1:
-        raise ValidationError(f"--max {limit} is out of range; use 1 or more")
-    size = min(limit or _PAGE, _PAGE)
-    items: list[Any] = []
-    token = None
-    while limit is None or len(items) < limit:
-        page = fetch(size, token)
-        items += page.items
-        token = page.next_token
-        if not token:
-            break
-    return items[:limit]
-
-
-def _wire(value: Any) -> Any:
-    if isinstance(value, WireModel):
-        return value.to_wire()
-    if isinstance(value, dict):
-        return {key: _wire(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_wire(item) for item in value]
-    return value
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(_wire(value), indent=2))
-
-
-def _print(*renderables: RenderableType) -> None:
-    # User data is printed as is: no markup, emoji codes or number colouring in names.
-    options = {"markup": False, "emoji": False, "highlight": False}
-    console = Console(**options)
-    if not console.is_terminal:
-        console = Console(width=_PIPE_WIDTH, **options)
-    for renderable in renderables:
-        console.print(renderable)
-
-
-def _time(value: Any) -> str:
-    return f"{value:%Y-%m-%d %H:%M:%S}" if value is not None else ""
-
-
-def _number(value: float | None) -> str:
-    return f"{value:.6g}" if value is not None else ""
-
-
 def _tags(entity: Experiment | Trial | TrialComponent) -> str:
     return ", ".join(f"{tag.key}={tag.value}" for tag in entity.tags)
 
@@ -346,14 +292,14 @@ def _fields(rows: Iterable[tuple[str, str]]) -> str:
 def _experiments_table(experiments: Sequence[Experiment]) -> Table:
     table = _table(None, "Name", "Display name", "Created", "Description")
     for e in experiments:
-        table.add_row(e.experiment_name, e.display_name, _time(e.creation_time), e.description)
+        table.add_row(e.experiment_name, e.display_name, time_text(e.creation_time), e.description)
     return table
 
 
 def _trials_table(trials: Sequence[Trial]) -> Table:
     table = _table("Trials", "Name", "Display name", "Experiment", "Created")
     for t in trials:
-        table.add_row(t.trial_name, t.display_name, t.experiment_name, _time(t.creation_time))
+        table.add_row(t.trial_name, t.display_name, t.experiment_name, time_text(t.creation_time))
     return table
 
 
@@ -361,8 +307,8 @@ def _metrics_in_short(metrics: Sequence[MetricSummary]) -> str:
     """One line per metric: its last value, and its range when it has several points."""
     lines = []
     for m in metrics:
-        spread = f" [{_number(m.min)}..{_number(m.max)}]" if m.count > 1 else ""
-        lines.append(f"{m.metric_name}={_number(m.last)}{spread}")
+        spread = f" [{number_text(m.min)}..{number_text(m.max)}]" if m.count > 1 else ""
+        lines.append(f"{m.metric_name}={number_text(m.last)}{spread}")
     return "\n".join(lines)
 
 
@@ -373,7 +319,7 @@ def _components_table(components: Sequence[TrialComponent]) -> Table:
             c.trial_component_name,
             c.display_name,
             c.status.primary_status.value,
-            _time(c.creation_time),
+            time_text(c.creation_time),
             _metrics_in_short(c.metrics),
         )
     return table
@@ -389,9 +335,9 @@ def _component_view(c: TrialComponent) -> list[RenderableType]:
                 ("Name", c.trial_component_name),
                 ("Display name", c.display_name),
                 ("Status", status),
-                ("Started", _time(c.start_time)),
-                ("Ended", _time(c.end_time)),
-                ("Created", _time(c.creation_time)),
+                ("Started", time_text(c.start_time)),
+                ("Ended", time_text(c.end_time)),
+                ("Created", time_text(c.creation_time)),
                 ("Source", c.source.source_arn if c.source else ""),
                 ("Tags", _tags(c)),
             ]
@@ -400,7 +346,7 @@ def _component_view(c: TrialComponent) -> list[RenderableType]:
     parameters = _table("Parameters", "Name", "Value")
     for name, parameter in sorted(c.parameters.items()):
         value = parameter.value
-        parameters.add_row(name, _number(value) if isinstance(value, float) else value)
+        parameters.add_row(name, number_text(value) if isinstance(value, float) else value)
     artifacts = _table("Artifacts", "Direction", "Name", "Value", "Media type")
     for direction, found in (("input", c.input_artifacts), ("output", c.output_artifacts)):
         for name, artifact in sorted(found.items()):
@@ -408,7 +354,7 @@ def _component_view(c: TrialComponent) -> list[RenderableType]:
     metrics = _table("Metrics", "Name", "Count", "Min", "Max", "Avg", "StdDev", "Last")
     for m in c.metrics:
         stats = (m.min, m.max, m.avg, m.std_dev, m.last)
-        metrics.add_row(m.metric_name, str(m.count), *(_number(s) for s in stats))
+        metrics.add_row(m.metric_name, str(m.count), *(number_text(s) for s in stats))
     parents = _table("Parents", "Trial", "Experiment")
     for parent in c.parents:
         parents.add_row(parent.trial_name, parent.experiment_name)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import typer
 
+from slipway import _cli_output as output
 from slipway.errors import ValidationError
 from slipway.platform import registry_backend
 from slipway.registry import _render as render
@@ -83,7 +84,7 @@ def register(
         metrics=_parse_metrics(metrics or []),
     )
     if as_json:
-        render.print_json(package.to_dict())
+        output.print_json(package.to_dict())
         return
     typer.echo(
         f"registered {package.model_package_group_name} version "
@@ -128,7 +129,7 @@ def list_versions(
 ) -> None:
     """List model versions, newest first."""
     backend = registry_backend()
-    found = render.collect(
+    found = output.collect(
         lambda size, token: backend.list_model_packages(
             group_name=group,
             approval_status=status,
@@ -141,9 +142,9 @@ def list_versions(
         max_items,
     )
     if as_json:
-        render.print_json(found)
+        output.print_json(found)
     else:
-        render.show(render.versions_table(found))
+        output.show(render.versions_table(found))
 
 
 @models_app.command("groups")
@@ -154,16 +155,16 @@ def list_groups(
 ) -> None:
     """List model package groups, newest first."""
     backend = registry_backend()
-    found = render.collect(
+    found = output.collect(
         lambda size, token: backend.list_model_package_groups(
             name_contains=name_contains, max_results=size, next_token=token
         ),
         max_items,
     )
     if as_json:
-        render.print_json(found)
+        output.print_json(found)
         return
-    render.show(render.groups_table(found))
+    output.show(render.groups_table(found))
 
 
 @models_app.command("show")
@@ -181,15 +182,15 @@ def show(
         raise ValidationError("give a VERSION or --latest-approved, not both")
     if version is None and not latest_approved:
         found = backend.get_model_package_group(group)
-        versions = render.collect(
+        versions = output.collect(
             lambda size, token: backend.list_model_packages(
                 group_name=group, sort_by="Version", max_results=size, next_token=token
             )
         )
         if as_json:
-            render.print_json({"ModelPackageGroup": found, "ModelPackages": versions})
+            output.print_json({"ModelPackageGroup": found, "ModelPackages": versions})
         else:
-            render.show(render.group_view(found), render.versions_table(versions))
+            output.show(render.group_view(found), render.versions_table(versions))
         return
     package = (
         backend.get_latest_approved_model_package(group)
@@ -197,9 +198,9 @@ def show(
         else backend.get_model_package(group, check_version(version))
     )
     if as_json:
-        render.print_json(package)
+        output.print_json(package)
     else:
-        render.show(*render.package_view(package))
+        output.show(*render.package_view(package))
 
 
 # --- approving and deleting -----------------------------------------------------------
@@ -248,10 +249,10 @@ def _update(
         group, check_version(version), status, comment
     )
     if as_json:
-        render.print_json(package)
+        output.print_json(package)
         return
     last = package.approval_history[-1]
-    when = render.time_text(last.change_time)
+    when = output.time_text(last.change_time)
     typer.echo(
         f"{group} version {package.model_package_version} is "
         f"{package.model_approval_status.value} (by {last.changed_by} at {when})"
@@ -267,7 +268,7 @@ def create_group(
     """Create an empty model package group (registering into a new group also does)."""
     created = sdk.ModelPackageGroup.create(name, description)
     if as_json:
-        render.print_json(created.to_dict())
+        output.print_json(created.to_dict())
     else:
         typer.echo(f"model package group {name!r} created")
 

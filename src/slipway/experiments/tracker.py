@@ -49,6 +49,7 @@ class Tracker:
             get_settings().metric_flush_interval,
         )
         self._closed = False
+        self._metric_names: set[str] = set()
 
     @classmethod
     def create(
@@ -138,7 +139,8 @@ class Tracker:
         """Record one metric value; returns at once, the write happens in the background."""
         # The rules of MetricPoint, checked here: a point the store refuses later, in the
         # background, would hold up every point of its batch.
-        check_key("metric name", metric_name, 255)
+        if metric_name not in self._metric_names:  # a name is checked once per tracker
+            self._metric_names.add(check_key("metric name", metric_name, 255))
         if isinstance(timestamp, dt.datetime):
             if timestamp.tzinfo is None:  # the store reads naive times as UTC; so do we
                 timestamp = timestamp.replace(tzinfo=dt.UTC)

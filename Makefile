@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Debian installs the PostgreSQL server binaries outside PATH, one folder per major version.
 PG_BIN_GLOB := /usr/lib/postgresql/*/bin/initdb
 
-.PHONY: venv run test lint clean postgres plpython
+.PHONY: venv run test lint clean postgres plpython chromium
 
 venv: $(VENV)/.installed
 
@@ -47,8 +47,18 @@ plpython: postgres
 	  $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-plpython3-$$major; \
 	fi
 
+# The Studio tests drive Debian's Chromium through Playwright (tests/test_studio.py);
+# Playwright's own browser download is not used.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=; \
+	  elif command -v sudo >/dev/null; then sudo=sudo; \
+	  else echo "make: chromium missing; as root: apt-get install chromium" >&2; exit 1; fi; \
+	  $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	fi
+
 # No `|| true` anywhere: pytest's exit 5 (no tests collected) must fail the run.
-test: $(VENV)/.installed-dev postgres plpython
+test: $(VENV)/.installed-dev postgres plpython chromium
 	$(BIN)/python -m pytest -q
 
 # wildcard drops a folder git has not got yet (git keeps no empty folders), which ruff rejects.

@@ -22,6 +22,7 @@ from slipway.server.middleware import BodyLimitMiddleware, TokenAuthMiddleware
 from slipway.serving import api as serving_api
 from slipway.serving.gateway import ServingMiddleware
 from slipway.settings import Settings, get_settings
+from slipway.studio import router as studio_router
 from slipway.training import api as training_api
 from slipway.transform import api as transform_api
 from slipway.tuning import api as tuning_api
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(serving_api.router)
     app.include_router(monitor_api.router)
     app.include_router(transform_api.router)
+    # Studio's pages at /, after the API so that no page can shadow a route of it.
+    app.include_router(studio_router)
 
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict[str, str]:

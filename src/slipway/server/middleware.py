@@ -5,13 +5,21 @@ Both are plain ASGI (not BaseHTTPMiddleware) so they add no task or copy per req
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import orjson
 from fastapi import HTTPException
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from slipway.auth.service import TokenService
 
-_OPEN_PATHS = ("/healthz",)
+# Studio's sign-in stores the token in this cookie (HttpOnly, SameSite=Lax).
+SESSION_COOKIE = "slipway_session"
+SIGN_IN_PATH = "/signin"
+_OPEN_PATHS = ("/healthz", SIGN_IN_PATH)
+# Studio's own CSS and JavaScript (no secrets): the sign-in page needs them.
+_OPEN_PREFIX = "/studio/static/"
 # Artifact uploads stream to disk and are not held to the JSON body limit.
 _UNLIMITED = "/artifacts/"
 
@@ -31,20 +39,53 @@ async def _reply(send: Send, status: int, code: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _wants_page(scope: Scope, headers: dict[bytes, bytes]) -> bool:
+    """A browser navigating to a Studio page, not a client calling the API."""
+    return (
+        scope["method"] in ("GET", "HEAD")
+        and not scope["path"].startswith("/api/")
+        and b"text/html" in headers.get(b"accept", b"")
+    )
+
+
+async def _redirect_to_sign_in(scope: Scope, send: Send) -> None:
+    target = scope["path"] + (
+        f"?{scope['query_string'].decode('latin-1')}" if scope["query_string"] else ""
+    )
+    location = f"{SIGN_IN_PATH}?next={quote(target, safe='')}"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [(b"location", location.encode("latin-1")), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
 class TokenAuthMiddleware:
-    """Once a token exists, every request but /healthz must bear a valid one."""
+    """Once a token exists, every request but /healthz and sign-in must bear a valid one.
+
+    The token comes in the ``Authorization: Bearer`` header or, from Studio's pages, in
+    the session cookie. A page asked for without one is redirected to the sign-in page.
+    """
 
     def __init__(self, app: ASGIApp, tokens: TokenService) -> None:
         self.app = app
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in _OPEN_PATHS:
+        path = scope["path"] if scope["type"] == "http" else ""
+        if scope["type"] != "http" or path in _OPEN_PATHS or path.startswith(_OPEN_PREFIX):
             await self.app(scope, receive, send)
             return
-        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        header = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, token = header.partition(" ")
-        name = self.tokens.name_of(token.strip()) if scheme.lower() == "bearer" else None
+        if not header:
+            cookies = cookie_parser(headers.get(b"cookie", b"").decode("latin-1"))
+            scheme, token = "bearer", cookies.get(SESSION_COOKIE, "")
+        name = self.tokens.name_of(token.strip()) if scheme.lower() == "bearer" and token else None
         if name is not None:
             # Routes that record who acted read the token's name from the request state.
             scope.setdefault("state", {})["token_name"] = name
@@ -52,6 +93,9 @@ class TokenAuthMiddleware:
             return
         if not self.tokens.required():
             await self.app(scope, receive, send)
+            return
+        if _wants_page(scope, headers):
+            await _redirect_to_sign_in(scope, send)
             return
         message = (
             "this server needs a token: send 'Authorization: Bearer <token>' "

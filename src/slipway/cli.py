@@ -35,6 +35,7 @@ def _mount_capabilities() -> None:
     from slipway.experiments.cli import components_app, experiments_app, search, trials_app
     from slipway.jobs.cli import jobs_app
     from slipway.monitor.cli import monitor_app
+    from slipway.operator.cli import operator_app
     from slipway.registry.cli import models_app
     from slipway.serving.cli import endpoints_app
     from slipway.sql.cli import sql_app
@@ -53,6 +54,7 @@ def _mount_capabilities() -> None:
     app.add_typer(monitor_app, name="monitor")
     app.add_typer(sql_app, name="sql")
     app.add_typer(transform_app, name="transform")
+    app.add_typer(operator_app, name="operator")
 
 
 @app.command()

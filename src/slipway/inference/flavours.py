@@ -15,6 +15,7 @@ worker runs one per core already.
 
 from __future__ import annotations
 
+import abc
 import fnmatch
 import sys
 import zipfile
@@ -61,14 +62,14 @@ def v2_datatype(dtype: np.dtype) -> str:
     return _V2_TYPES.get(np.dtype(dtype).name, "BYTES")
 
 
-class Flavour:
+class Flavour(abc.ABC):
     """A loaded model of one library."""
 
     name = "unknown"
     nbytes = 0
 
-    def predict(self, data: Any) -> Any:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def predict(self, data: Any) -> Any: ...
 
     def inputs(self) -> list[Tensor]:
         return [Tensor("input-0", "FP64", [-1, -1])]

@@ -7,6 +7,7 @@ estimator's script with the hyperparameters Optuna picks, embedded or on a serve
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import secrets
 import sys
@@ -33,9 +34,11 @@ from slipway.tuning.models import WarmStartConfig as WarmStartConfigModel
 _WAIT_POLL = 0.25
 
 
-class _Parameter:
-    def as_range(self, name: str) -> Any:
-        raise NotImplementedError
+class _Parameter(abc.ABC):
+    """A hyperparameter's range, as the tuner's request names it."""
+
+    @abc.abstractmethod
+    def as_range(self, name: str) -> Any: ...
 
 
 class IntegerParameter(_Parameter):

@@ -181,5 +181,6 @@ def run_demo(host: str, port: int, seed_only: bool) -> None:
         return
     from slipway.server.run import serve
 
-    console.print(_next_steps(f"http://{host}:{port}"))
+    # soft_wrap: commands stay on one line, so they can be copied as printed.
+    console.print(_next_steps(f"http://{host}:{port}"), soft_wrap=True, highlight=False)
     serve(host, port, get_settings().database_url, get_settings().artifact_uri)

@@ -3,7 +3,13 @@ notebooks executed, the best candidate registered, deployed and invoked with raw
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,12 +19,19 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
+from helpers import free_port, run_server_process
 from slipway.automl import AutoML
+from slipway.automl import service as automl_service
 from slipway.automl.notebooks import execute
-from slipway.errors import ValidationError
+from slipway.errors import NotFound, ValidationError
 from slipway.inference import load_model
-from slipway.platform import reset, services
+from slipway.jobs.models import JobKind
+from slipway.platform import automl_backend, reset, services
 from slipway.settings import get_settings, reload_settings
+from slipway.training import service as training_service
+from slipway.tuning import service as tuning_service
+
+SLIPWAY = str(Path(sys.executable).parent / "slipway")
 
 
 @pytest.fixture
@@ -154,3 +167,117 @@ def test_a_time_budget_too_small_is_refused(home: Path, tmp_path: Path) -> None:
         AutoML(target_attribute_name="diagnosis", total_job_runtime_in_seconds=5).fit(
             str(data), job_name="tiny", logs=False
         )
+
+
+def _wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_remote_job_is_run_by_the_server_and_read_back_through_sdk_and_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _classification_csv(tmp_path / "cancer.csv")
+    for name in [n for n in os.environ if n.startswith("SLIPWAY_")]:
+        monkeypatch.delenv(name)
+    port = free_port()
+    # an SQLite server in its own home; empty values switch off what the client sets later
+    server_env = {"SLIPWAY_HOME": str(tmp_path / "server-home"), "SLIPWAY_SERVER_URL": "",
+                  "SLIPWAY_TOKEN": ""}  # fmt: skip
+    args = [SLIPWAY, "server", "--host", "127.0.0.1", "--port", str(port)]
+    with run_server_process(args, server_env, port):
+        url = f"http://127.0.0.1:{port}"
+        monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "client-home"))
+        monkeypatch.setenv("SLIPWAY_SERVER_URL", url)
+        reload_settings()
+        reset()
+        try:
+            automl = AutoML(target_attribute_name="diagnosis", max_candidates=2,
+                            total_job_runtime_in_seconds=60)  # fmt: skip
+            job = automl.fit(str(data), job_name="remote-cancer", logs=False)
+
+            assert job.auto_ml_job_status == "Completed", job.failure_reason
+            candidates = automl.list_candidates()
+            assert len(candidates) == 2
+            assert automl.best_candidate().candidate_name == candidates[0].candidate_name
+            assert automl.describe_auto_ml_job().model_package_arn
+            shown = subprocess.run(
+                [SLIPWAY, "automl", "show", "remote-cancer", "--json"],
+                env={**os.environ, "SLIPWAY_SERVER_URL": url},
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert shown.returncode == 0, shown.stderr
+            described = json.loads(shown.stdout)
+            assert described["AutoMLJobStatus"] == "Completed"
+            assert described["BestCandidate"]["CandidateName"] == candidates[0].candidate_name
+            # nothing ran in the client's home: the server did the work
+            assert not (tmp_path / "client-home" / "automl").exists()
+        finally:
+            reset()
+            get_settings.cache_clear()
+
+
+def test_stopping_a_running_job_stops_its_candidates(home: Path, tmp_path: Path) -> None:
+    data = _classification_csv(tmp_path / "cancer.csv")
+    automl = AutoML(target_attribute_name="diagnosis", max_candidates=6,
+                    total_job_runtime_in_seconds=120)  # fmt: skip
+    automl.fit(str(data), job_name="to-stop", wait=False, logs=False)
+    training = services().training
+    _wait_until(
+        lambda: any(not c.candidate_status.is_final for c in automl.list_candidates()),
+        60, "a running candidate",
+    )  # fmt: skip
+
+    automl_backend().stop_auto_ml_job("to-stop")
+    job = services().automl.wait("to-stop", timeout=60)
+
+    assert job.auto_ml_job_status == "Stopped"
+    statuses = {c.candidate_name: c.candidate_status for c in automl.list_candidates()}
+    assert statuses and all(s.is_final for s in statuses.values())
+    assert "Stopped" in statuses.values()
+    assert all(training.describe_training_job(n).training_job_status.is_final for n in statuses)
+
+
+def test_a_job_whose_watcher_was_killed_is_adopted_and_finished_from_its_candidates(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _classification_csv(tmp_path / "cancer.csv")
+    script = (
+        "from slipway.automl import AutoML\n"
+        "AutoML(target_attribute_name='diagnosis', max_candidates=6,"
+        " total_job_runtime_in_seconds=120)"
+        f".fit({str(data)!r}, job_name='orphan', logs=False)\n"
+    )
+    watcher = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ))
+    try:
+        jobs = services().jobs
+
+        def a_candidate_completed() -> bool:
+            assert watcher.poll() is None, "the watching process ended on its own"
+            try:
+                found = services().automl.list_candidates_for_auto_ml_job("orphan")
+            except NotFound:
+                return False
+            return any(c.candidate_status == "Completed" for c in found)
+
+        _wait_until(a_candidate_completed, 60, "a completed candidate")
+    finally:
+        watcher.send_signal(signal.SIGKILL)
+        watcher.wait()
+    assert not jobs.get_job(JobKind.AUTOML, "orphan").status.is_final
+    for module, name in ((automl_service, "ORPHAN_AFTER"), (training_service, "_ORPHAN_AFTER"),
+                         (tuning_service, "ORPHAN_AFTER")):  # fmt: skip
+        monkeypatch.setattr(module, name, dt.timedelta(seconds=2.5))
+
+    _wait_until(lambda: "orphan" in services().automl.adopt_orphans(), 20, "the adoption")
+    job = services().automl.wait("orphan", timeout=90)
+
+    assert job.auto_ml_job_status == "Completed", job.failure_reason
+    last = job.secondary_status_transitions[-2]
+    assert "resumed after the process watching the job ended" in last["StatusMessage"]
+    assert job.best_candidate is not None and job.model_package_arn
+    candidates = services().automl.list_candidates_for_auto_ml_job("orphan")
+    assert all(c.candidate_status.is_final for c in candidates)

@@ -184,7 +184,7 @@ def tuning_backend() -> TuningService | RemoteTuning:
 
 
 def automl_backend() -> AutoMLService | RemoteAutoML:
-    """What the AutoML SDK and CLI talk to; embedded, it first adopts training jobs."""
+    """What the AutoML SDK and CLI talk to; embedded, it first adopts jobs nobody watches."""
     settings = get_settings()
     if settings.server_url:
         from slipway.automl.client import remote_automl
@@ -192,6 +192,8 @@ def automl_backend() -> AutoMLService | RemoteAutoML:
         return remote_automl(settings.server_url, settings.token)
     found = services(settings)
     _adopt_once(found.training)
+    _adopt_tuning_once(found.tuning)
+    _adopt_automl_once(found.automl)
     return found.automl
 
 
@@ -238,6 +240,11 @@ def _adopt_tuning_once(tuning: TuningService) -> None:
 
 
 @functools.cache
+def _adopt_automl_once(automl: AutoMLService) -> None:
+    automl.adopt_orphans()
+
+
+@functools.cache
 def _adopt_transform_once(transform: TransformService) -> None:
     transform.adopt_orphans()
 
@@ -253,6 +260,7 @@ def reset() -> None:
     _adopt_once.cache_clear()
     _adopt_tuning_once.cache_clear()
     _adopt_transform_once.cache_clear()
+    _adopt_automl_once.cache_clear()
     remote_experiments.cache_clear()
     remote_serving.cache_clear()
     close_databases()

@@ -6,6 +6,9 @@ algorithm with defaults, then a tuning job over all algorithms, then an ensemble
 best) -> MaxCandidatesReached or MaxAutoMLJobRuntimeReached -> Completed; the best
 candidate is registered as a model package. With GenerateCandidateDefinitionsOnly the job
 ends after FeatureEngineering in CandidateDefinitionsGenerated.
+
+The watcher beats the job's heartbeat; a job whose watcher's process died is adopted by
+another process, which finishes it from the candidates already completed (`_take_over`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import logging
 import secrets
 import tarfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +42,9 @@ log = logging.getLogger("slipway.automl")
 ENTRY_POINT = "candidate.py"
 ENSEMBLE_SIZE = 8
 _POLL = 0.25
+_HEARTBEAT_SECONDS = 2.0
+# How long stopped candidates get to end; orphaned ones must first be adopted (15 s silence).
+_CHILDREN_END_SECONDS = 60.0
 
 
 class _Stopped(Exception):
@@ -47,21 +54,47 @@ class _Stopped(Exception):
 class AutoMLLoop:
     """Runs one AutoML job to its end in the calling thread."""
 
-    def __init__(self, service: AutoMLService, name: str) -> None:
+    def __init__(self, service: AutoMLService, name: str, adopt: bool = False) -> None:
         self.service = service
         self.name = name
+        self.adopt = adopt
         self.jobs = service.jobs
         self.runtime_reached = False
 
     # --- stages -------------------------------------------------------------------------
 
     def run(self) -> None:
+        beating = threading.Event()
+        threading.Thread(
+            target=self._beat, args=(beating,), name=f"slipway-automl-beat-{self.name}",
+            daemon=True,
+        ).start()  # fmt: skip
+        try:
+            self._run()
+        finally:
+            beating.set()
+
+    def _beat(self, done: threading.Event) -> None:
+        """Say the job is watched, through every stage (notebooks and waits included)."""
+        while True:
+            try:
+                self.jobs.heartbeat(KIND, self.name, None)
+            except Exception:  # a missed beat is retried; the stages report real failures
+                log.warning("AutoML job %s: heartbeat failed", self.name, exc_info=True)
+            if done.wait(_HEARTBEAT_SECONDS):
+                return
+
+    def _run(self) -> None:
         try:
             job = self.jobs.get_job(KIND, self.name)
             self.request = CreateAutoMLJob.model_validate(job.spec)
             criteria = self.request.criteria
             self.deadline = time.time() + criteria.max_auto_ml_job_runtime_in_seconds
             self.root = Path(self.service.settings.home) / "automl" / self.name
+            self.data_uri = self.request.channel.data_source.s3_data_source.s3_uri
+            if self.adopt:
+                self._take_over(job.secondary_status)
+                return
             self._analyse()
             self._engineer()
             if self.request.generate_candidate_definitions_only:
@@ -82,10 +115,40 @@ class AutoMLLoop:
                 self._stop_children()
                 self.jobs.finish(KIND, self.name, JobStatus.FAILED, reason)
 
-    def _analyse(self) -> None:
-        self.jobs.transition(KIND, self.name, SecondaryStatus.ANALYZING_DATA, "reading the data")
+    def _take_over(self, stage: SecondaryStatus) -> None:
+        """Finish a job whose watcher's process died, from the candidates it completed.
+
+        The search is not resumed: its state (the stage's progress, the tuning job's study,
+        the time already spent) lived in the dead process, and starting the stages again
+        would spend the budget twice. So the candidates still running are stopped, the
+        completed ones ranked, the best registered, and the job ends Completed with a
+        status message saying it was resumed; with no completed candidate it ends Failed
+        with the reason. A stop asked for while nobody watched is honoured first.
+        """
+        self._check_stop()
+        self._stop_children()
+        if not self.jobs.get_job(KIND, self.name).result.get("CandidateJobs"):
+            raise SlipwayError(
+                f"the process watching the job ended during {stage}, before any candidate was "
+                f"trained; nothing to rank. Start a new AutoML job on {self.data_uri}"
+            )
+        self._settings()
+        done = self._finished()
+        if not done:
+            raise SlipwayError(
+                f"the process watching the job ended during {stage} and no candidate had "
+                f"completed; the running ones were stopped. Start a new AutoML job on "
+                f"{self.data_uri}"
+            )
+        self._end(
+            f"resumed after the process watching the job ended during {stage}: ranked the "
+            f"{len(done)} completed candidates, stopped the running ones; the search was not "
+            "continued"
+        )
+
+    def _settings(self) -> None:
+        """Analyse the data: the problem, the objective and the column plan (`self.settings`)."""
         channel = self.request.channel
-        self.data_uri = channel.data_source.s3_data_source.s3_uri
         frame = _data.read_table(self.data_uri)
         objective = self.request.auto_ml_job_objective
         self.analysis = _data.analyse(
@@ -100,6 +163,10 @@ class AutoMLLoop:
             "Plan": self.analysis.plan,
             "Columns": self.analysis.features,
         }
+
+    def _analyse(self) -> None:
+        self.jobs.transition(KIND, self.name, SecondaryStatus.ANALYZING_DATA, "reading the data")
+        self._settings()
         described = self.analysis.to_dict()
         self.jobs.update_result(
             KIND, self.name,
@@ -169,7 +236,7 @@ class AutoMLLoop:
         if not self.runtime_reached and budget > len(self._finished()):
             self._ensemble()
 
-    def _end(self) -> None:
+    def _end(self, message: str | None = None) -> None:
         done = self._finished()
         if not done:
             failures = [c.failure_reason for c in self._all() if c.failure_reason]
@@ -199,7 +266,7 @@ class AutoMLLoop:
             if self.runtime_reached
             else SecondaryStatus.MAX_CANDIDATES_REACHED
         )
-        self.jobs.transition(KIND, self.name, ending)
+        self.jobs.transition(KIND, self.name, ending, message)
         self.jobs.finish(
             KIND, self.name, JobStatus.COMPLETED,
             result={"BestCandidate": best, "ModelPackageArn": package.model_package_arn},
@@ -359,13 +426,38 @@ class AutoMLLoop:
             raise _Stopped
 
     def _stop_children(self) -> None:
-        with contextlib.suppress(SlipwayError):
+        """Stop the tuning job and every running candidate, and wait until they have ended."""
+        with contextlib.suppress(Conflict, NotFound):
             self.service.tuning.stop_hyper_parameter_tuning_job(self.name)
-            self.service.tuning.wait(self.name, timeout=60)
-        job = self.jobs.get_job(KIND, self.name)
-        for name in [*job.result.get("CandidateJobs", []), *job.result.get("EnsembleJobs", [])]:
+        for child in self._running_candidates():
             with contextlib.suppress(Conflict, NotFound):
-                self.service.training.stop_training_job(name)
+                self.service.training.stop_training_job(child)
+        grace = self.service.settings.job_stop_grace_seconds
+        until = time.monotonic() + _CHILDREN_END_SECONDS + grace
+        while self._running_candidates() or self._tuning_running():
+            if time.monotonic() > until:
+                log.warning("AutoML job %s: some candidates did not stop in time", self.name)
+                return
+            # Children watched by a process that died (an earlier watcher of this job) end
+            # only once someone watches them again.
+            self.service.training.adopt_orphans()
+            self.service.tuning.adopt_orphans()
+            time.sleep(4 * _POLL)
+
+    def _running_candidates(self) -> list[str]:
+        job = self.jobs.get_job(KIND, self.name)
+        return [
+            child.training_job_name
+            for child in self.service.candidate_jobs(job)
+            if not child.training_job_status.is_final
+        ]
+
+    def _tuning_running(self) -> bool:
+        try:
+            tuning = self.service.tuning.describe_hyper_parameter_tuning_job(self.name)
+        except NotFound:
+            return False
+        return not tuning.hyper_parameter_tuning_job_status.is_final
 
     def _store_notebook(self, book: Any, file_name: str) -> str:
         path = self.root / "notebooks" / file_name

@@ -4,11 +4,13 @@ An AutoML job is a job of kind AutoMLJob. Its candidates are training jobs, each
 in an experiment named after the AutoML job: first one job per algorithm with default
 hyperparameters, then a tuning job (named after the AutoML job) over all algorithms,
 then an ensemble of the best. The work runs in a watcher thread of the process that
-created the job (see `automl.loop`).
+created the job (see `automl.loop`); a job whose watcher went away is adopted by the next
+slipway process that looks for orphans, which finishes it from its completed candidates.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from typing import Any
@@ -42,6 +44,8 @@ from slipway.tuning.service import TuningService
 KIND = JobKind.AUTOML
 # Below this, not even one candidate per algorithm can be trained and validated.
 MIN_TOTAL_RUNTIME_SECONDS = 20
+# A watcher beats every 2 s; this long without a beat, its process is taken for dead.
+ORPHAN_AFTER = dt.timedelta(seconds=15)
 SORT_BY = ("CreationTime", "Status", "FinalObjectiveMetricValue")
 
 
@@ -99,6 +103,7 @@ class AutoMLService:
             objective.metric_name if objective else None,
         )
         self.jobs.create_job(KIND, name, request.to_wire())
+        self.jobs.heartbeat(KIND, name, None)  # watched from now: not an orphan to adopt
         self._watch_in_background(name)
         return self.describe_auto_ml_job(name)
 
@@ -166,6 +171,18 @@ class AutoMLService:
         self.jobs.request_stop(KIND, name)
         return self.describe_auto_ml_job(name)
 
+    def adopt_orphans(self) -> list[str]:
+        """Watch AutoML jobs nobody watches (their watcher's process ended) to their end."""
+        adopted = []
+        for job in self.jobs.orphans(KIND, ORPHAN_AFTER):
+            watcher = self._watchers.get(job.job_name)
+            if watcher is not None and watcher.is_alive():
+                continue
+            if self.jobs.claim(KIND, job.job_name, ORPHAN_AFTER):
+                self._watch_in_background(job.job_name, adopt=True)
+                adopted.append(job.job_name)
+        return adopted
+
     def wait(self, name: str, timeout: float | None = None, poll: float = 0.2) -> AutoMLJob:
         deadline = None if timeout is None else time.monotonic() + timeout
         watcher = self._watchers.get(name)
@@ -186,10 +203,10 @@ class AutoMLService:
             return
         raise AlreadyExists(f"AutoML job {name!r} exists already; AutoML job names are unique")
 
-    def _watch_in_background(self, name: str) -> None:
+    def _watch_in_background(self, name: str, adopt: bool = False) -> None:
         from slipway.automl.loop import AutoMLLoop
 
-        loop = AutoMLLoop(self, name)
+        loop = AutoMLLoop(self, name, adopt)
         thread = threading.Thread(target=loop.run, name=f"slipway-automl-{name}", daemon=True)
         self._watchers[name] = thread
         thread.start()

@@ -15,7 +15,7 @@ _ADOPT_EVERY_SECONDS = 10.0
 
 
 # The capabilities whose jobs are watched by a thread of the process that owns them.
-_JOB_KINDS = ("training", "tuning", "transform")
+_JOB_KINDS = ("training", "tuning", "transform", "automl")
 
 
 async def _adopt_orphans_forever(app: FastAPI) -> None:

@@ -102,6 +102,20 @@ def test_write_rolls_back_everything_when_the_block_raises(database_url: str) ->
     assert _experiment_names(database) == []
 
 
+def test_a_write_inside_a_write_joins_it_and_rolls_back_with_it(database_url: str) -> None:
+    database = open_database(database_url)
+
+    with pytest.raises(RuntimeError), database.write() as outer:
+        _new_experiment(outer, "outer")
+        with database.write() as inner:
+            _new_experiment(inner, "inner")
+        seen_inside = _experiment_names(database)  # a read joins the write: it sees both
+        raise RuntimeError("the caller's next step failed")
+
+    assert sorted(seen_inside) == ["inner", "outer"]
+    assert _experiment_names(database) == []
+
+
 def test_times_round_trip_as_the_same_instant_in_utc(experiments: ExperimentsService) -> None:
     india = dt.datetime(2019, 12, 3, 17, 30, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
     naive = dt.datetime(2019, 12, 3, 12, 0, 0, 123456)  # taken to be UTC

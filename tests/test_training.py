@@ -402,6 +402,21 @@ def test_a_duplicate_job_name_is_refused_and_leaves_the_first_job_alone(
     assert [j.training_job_name for j in training_backend().list_training_jobs().items] == ["twice"]
 
 
+def test_a_job_whose_trial_component_exists_is_recorded_failed_with_the_reason(
+    home: Path, tmp_path: Path
+) -> None:
+    services().experiments.create_trial_component("taken-aws-training-job")
+    estimator = Estimator("train.py", source_dir=str(_source(tmp_path, SLOW_SCRIPT)))
+
+    with pytest.raises(AlreadyExists, match="'taken-aws-training-job' exists already"):
+        estimator.fit(job_name="taken")
+
+    job = training_backend().describe_training_job("taken")
+    assert job.training_job_status == JobStatus.FAILED
+    assert job.failure_reason.startswith("ClientError: trial component 'taken-aws-training-job'")
+    assert TrialComponent.load("taken-aws-training-job").status.primary_status == "InProgress"
+
+
 # --- a job outlives its watcher --------------------------------------------------------------
 
 _START_AND_LEAVE = """

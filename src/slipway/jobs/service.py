@@ -108,7 +108,7 @@ class JobService:
             if parent is not None:
                 query = query.where(t.jobs.c.parent_id == self._id(conn, *parent))
             ids = list(conn.scalars(query.offset(offset).limit(max_results + 1)))
-            items = [self._load(conn, job_id) for job_id in ids[:max_results]]
+            items = self._load_many(conn, ids[:max_results])
         token = encode_token(offset + max_results) if len(ids) > max_results else None
         return Page[Job](items=items, next_token=token)
 
@@ -177,7 +177,7 @@ class JobService:
         failure_reason: str | None = None,
         secondary: SecondaryStatus | None = None,
         result: dict[str, Any] | None = None,
-    ) -> Job:
+    ) -> None:
         """End a job in a final status; the history's last entry says how it ended."""
         if not status.is_final:
             raise ValidationError(f"finish needs a final status, not {status}")
@@ -209,7 +209,6 @@ class JobService:
                     heartbeat_at=None,
                 )
             )
-            return self._load(conn, job_id)
 
     def update_result(self, kind: JobKind, name: str, values: dict[str, Any]) -> None:
         """Merge values into the job's result (model location, best candidate...)."""
@@ -263,7 +262,7 @@ class JobService:
             sa.or_(t.jobs.c.heartbeat_at.is_(None), t.jobs.c.heartbeat_at < cutoff),
         )
         with self.db.read() as conn:
-            return [self._load(conn, job_id) for job_id in conn.scalars(query)]
+            return self._load_many(conn, list(conn.scalars(query)))
 
     def claim(self, kind: JobKind, name: str, silent_for: dt.timedelta) -> bool:
         """Take over watching an orphan; False if another process was quicker."""
@@ -348,38 +347,62 @@ class JobService:
         )
 
     def _load(self, conn: Connection, job_id: int) -> Job:
-        row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).one()
+        return self._load_many(conn, [job_id])[0]
+
+    def _load_many(self, conn: Connection, job_ids: list[int]) -> list[Job]:
+        """Jobs by id, in that order, in three queries however many (a list is one page)."""
+        if not job_ids:
+            return []
+        rows = {
+            row.id: row for row in conn.execute(sa.select(t.jobs).where(t.jobs.c.id.in_(job_ids)))
+        }
+        history: dict[int, list[StatusTransition]] = {job_id: [] for job_id in job_ids}
         transitions = conn.execute(
             sa.select(t.job_transitions)
-            .where(t.job_transitions.c.job_id == job_id)
+            .where(t.job_transitions.c.job_id.in_(job_ids))
             .order_by(t.job_transitions.c.id)
         )
-        parent = None
-        if row.parent_id is not None:
-            parent = conn.scalar(sa.select(t.jobs.c.name).where(t.jobs.c.id == row.parent_id))
-        return Job(
-            job_name=row.name,
-            job_kind=JobKind(row.kind),
-            status=JobStatus(row.status),
-            secondary_status=SecondaryStatus(row.secondary_status),
-            secondary_status_transitions=[
+        for tr in transitions:
+            history[tr.job_id].append(
                 StatusTransition(
                     status=SecondaryStatus(tr.status),
                     start_time=tr.start_time,
                     end_time=tr.end_time,
                     status_message=tr.message,
                 )
-                for tr in transitions
-            ],
-            failure_reason=row.failure_reason,
-            creation_time=row.created_at,
-            start_time=row.started_at,
-            end_time=row.ended_at,
-            last_modified_time=row.modified_at,
-            parent_job_name=parent,
-            spec=row.spec or {},
-            result=row.result or {},
-        )
+            )
+        parent_ids = {row.parent_id for row in rows.values() if row.parent_id is not None}
+        parents = {}
+        if parent_ids:
+            parents = dict(
+                conn.execute(
+                    sa.select(t.jobs.c.id, t.jobs.c.name).where(t.jobs.c.id.in_(parent_ids))
+                )
+                .tuples()
+                .all()
+            )
+        return [
+            _job(rows[job_id], history[job_id], parents.get(rows[job_id].parent_id))
+            for job_id in job_ids
+        ]
+
+
+def _job(row: Any, transitions: list[StatusTransition], parent: str | None) -> Job:
+    return Job(
+        job_name=row.name,
+        job_kind=JobKind(row.kind),
+        status=JobStatus(row.status),
+        secondary_status=SecondaryStatus(row.secondary_status),
+        secondary_status_transitions=transitions,
+        failure_reason=row.failure_reason,
+        creation_time=row.created_at,
+        start_time=row.started_at,
+        end_time=row.ended_at,
+        last_modified_time=row.modified_at,
+        parent_job_name=parent,
+        spec=row.spec or {},
+        result=row.result or {},
+    )
 
 
 def _status(value: JobStatus | str) -> JobStatus:

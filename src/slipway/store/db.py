@@ -119,18 +119,38 @@ class Database:
         # wakes the next one at once, instead of SQLite's busy handler, which sleeps and
         # polls; other processes still wait through the busy timeout.
         self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._local = threading.local()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction; inside a write of the same thread, that write (it sees its rows)."""
+        joined = getattr(self._local, "write", None)
+        if joined is not None:
+            yield joined
+            return
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        """A write transaction; a write inside a write of the same thread joins the outer one.
+
+        Joining lets a caller make several service calls one transaction (a training job's
+        row, trial and trial component are created in one), and an error anywhere rolls
+        all of them back.
+        """
+        joined = getattr(self._local, "write", None)
+        if joined is not None:
+            yield joined
+            return
         with self._write_lock, self.engine.connect() as conn:
             conn.execution_options(slipway_write=True)
             with conn.begin():
-                yield conn
+                self._local.write = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.write = None
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration."""

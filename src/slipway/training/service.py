@@ -46,6 +46,7 @@ KIND = JobKind.TRAINING
 SOURCE_TYPE = "SageMakerTrainingJob"
 _ORPHAN_AFTER = dt.timedelta(seconds=15)
 _LOG_TAIL = 10
+_UPLOADING = "packing the model"
 
 MetricListener = Callable[[str, float, int], None]
 EndListener = Callable[[str], None]
@@ -88,14 +89,26 @@ class TrainingService:
         name = request.training_job_name
         self._check_experiment_config(request)
         parent = (JobKind.TUNING, tuning_job_name) if tuning_job_name else None
-        self.jobs.create_job(KIND, name, request.to_wire(), parent=parent)
+        spec = request.to_wire()
         try:
-            self._create_trial_component(request)
+            # One transaction for the job row, its trial and trial component: a job's
+            # fixed cost is mostly writes.
+            with self.jobs.db.write():
+                job = self.jobs.create_job(KIND, name, spec, parent=parent)
+                self._create_trial_component(request)
+        except AlreadyExists as error:
+            if self._job_exists(name):
+                raise
+            failure = error
         except SlipwayError as error:
-            self.jobs.finish(KIND, name, JobStatus.FAILED, f"ClientError: {error.message}")
-            raise
-        self._watch_in_background(name, adopt=False, request=request)
-        return self.describe_training_job(name)
+            failure = error
+        else:
+            self._watch_in_background(name, adopt=False, request=request)
+            return _describe(job)
+        # The tracking was refused: the job is recorded, Failed with the reason.
+        self.jobs.create_job(KIND, name, spec, parent=parent)
+        self.jobs.finish(KIND, name, JobStatus.FAILED, f"ClientError: {failure.message}")
+        raise failure
 
     def upload_source(self, job_name: str, tarball: Iterable[bytes]) -> str:
         """Store a job's packed source folder; returns the URI to create the job with."""
@@ -168,6 +181,13 @@ class TrainingService:
         return adopted
 
     # --- checks and tracking ------------------------------------------------------------
+
+    def _job_exists(self, name: str) -> bool:
+        try:
+            self.jobs.get_job(KIND, name)
+        except NotFound:
+            return False
+        return True
 
     def _check_experiment_config(self, request: CreateTrainingJob) -> None:
         config = request.experiment_config
@@ -307,10 +327,12 @@ class TrainingService:
         steps = self._resume_metrics(name, regexes) if skip_lines else {}
 
         def on_lines(lines: list[tuple[float, str]]) -> None:
-            self.jobs.append_logs(KIND, name, lines)
             points = _points(regexes, lines, steps)
+            with self.jobs.db.write():  # a batch's lines and their points: one transaction
+                self.jobs.append_logs(KIND, name, lines)
+                if points:
+                    self.experiments.log_metrics(trial_component_name(name), points)
             if points:
-                self.experiments.log_metrics(trial_component_name(name), points)
                 for listener in self._listeners.get(name, []):
                     for point in points:
                         listener(point.metric_name, point.value, point.iteration_number or 0)
@@ -333,38 +355,58 @@ class TrainingService:
         name = request.training_job_name
         result: dict[str, Any] = {}
         succeeded = outcome.exit_code == 0 and not (outcome.stopped or outcome.timed_out)
-        model_dir_used = root.model.exists() and any(root.model.iterdir())
+        model_dir_used = _has_files(root.model)
+        uploading_at = None  # when the Uploading stage began, if not recorded yet
         if succeeded or model_dir_used:
-            self.jobs.transition(KIND, name, SecondaryStatus.UPLOADING, "packing the model")
+            uploading_at = dt.datetime.now(dt.UTC)
+            if model_dir_used or _has_files(root.output_data):
+                # Packing takes a while: say so now. Empty folders pack at once, and the
+                # stage is recorded with the job's end, in one transaction.
+                self.jobs.transition(KIND, name, SecondaryStatus.UPLOADING, _UPLOADING)
+                uploading_at = None
             result.update(self._upload(request, root))
-        result["FinalMetricDataList"] = self._final_metrics(name)
         outputs = {}
         if "ModelArtifacts" in result:
             model_uri = result["ModelArtifacts"]["S3ModelArtifacts"]
             outputs["SageMaker.ModelArtifact"] = Artifact(
                 value=model_uri, media_type="application/x-tar"
             )
-        if outcome.timed_out:
-            status, secondary = JobStatus.STOPPED, SecondaryStatus.MAX_RUNTIME_EXCEEDED
-            reason = f"the job ran longer than max_run={request.max_run} seconds and was stopped"
-        elif outcome.stopped:
-            status, secondary, reason = JobStatus.STOPPED, SecondaryStatus.STOPPED, None
-        elif succeeded:
-            status, secondary, reason = JobStatus.COMPLETED, SecondaryStatus.COMPLETED, None
-        else:
-            status, secondary = JobStatus.FAILED, SecondaryStatus.FAILED
-            reason = self._failure_reason(name, root, outcome)
-        self.jobs.finish(KIND, name, status, reason, secondary, result)
+        status, secondary, reason = self._ending(request, root, outcome, succeeded)
         tc_status = {
             JobStatus.COMPLETED: PrimaryStatus.COMPLETED,
             JobStatus.STOPPED: PrimaryStatus.STOPPED,
         }.get(status, PrimaryStatus.FAILED)
-        self.experiments.update_trial_component(
-            trial_component_name(name),
-            status=TrialComponentStatus(primary_status=tc_status, message=reason),
-            end_time=dt.datetime.now(dt.UTC),
-            output_artifacts=outputs or None,
-        )
+        with self.jobs.db.write():  # the job and its trial component end together
+            if uploading_at is not None:
+                self.jobs.transition(
+                    KIND, name, SecondaryStatus.UPLOADING, _UPLOADING, at=uploading_at
+                )
+            result["FinalMetricDataList"] = self._final_metrics(name)
+            self.jobs.finish(KIND, name, status, reason, secondary, result)
+            self.experiments.update_trial_component(
+                trial_component_name(name),
+                status=TrialComponentStatus(primary_status=tc_status, message=reason),
+                end_time=dt.datetime.now(dt.UTC),
+                output_artifacts=outputs or None,
+            )
+
+    def _ending(
+        self,
+        request: CreateTrainingJob,
+        root: ContainerRoot,
+        outcome: runner.Outcome,
+        succeeded: bool,
+    ) -> tuple[JobStatus, SecondaryStatus, str | None]:
+        """How a job whose process has ended ends: its status, last stage and reason."""
+        if outcome.timed_out:
+            reason = f"the job ran longer than max_run={request.max_run} seconds and was stopped"
+            return JobStatus.STOPPED, SecondaryStatus.MAX_RUNTIME_EXCEEDED, reason
+        if outcome.stopped:
+            return JobStatus.STOPPED, SecondaryStatus.STOPPED, None
+        if succeeded:
+            return JobStatus.COMPLETED, SecondaryStatus.COMPLETED, None
+        reason = self._failure_reason(request.training_job_name, root, outcome)
+        return JobStatus.FAILED, SecondaryStatus.FAILED, reason
 
     def _resume_metrics(self, name: str, regexes: list[tuple[str, re.Pattern]]) -> dict[str, int]:
         """Steps per metric in the lines an earlier watcher stored, logging points it missed.
@@ -451,6 +493,10 @@ class TrainingService:
             )
         except SlipwayError:
             pass  # the job or its component is gone; nothing left to mark
+
+
+def _has_files(folder: Path) -> bool:
+    return folder.exists() and any(folder.iterdir())
 
 
 def _points(

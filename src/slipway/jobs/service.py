@@ -374,13 +374,8 @@ class JobService:
         parent_ids = {row.parent_id for row in rows.values() if row.parent_id is not None}
         parents = {}
         if parent_ids:
-            parents = dict(
-                conn.execute(
-                    sa.select(t.jobs.c.id, t.jobs.c.name).where(t.jobs.c.id.in_(parent_ids))
-                )
-                .tuples()
-                .all()
-            )
+            query = sa.select(t.jobs.c.id, t.jobs.c.name).where(t.jobs.c.id.in_(parent_ids))
+            parents = {row.id: row.name for row in conn.execute(query)}
         return [
             _job(rows[job_id], history[job_id], parents.get(rows[job_id].parent_id))
             for job_id in job_ids

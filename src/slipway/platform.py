@@ -7,8 +7,9 @@ same user code runs on a laptop and against a team's server.
 from __future__ import annotations
 
 import functools
+import importlib
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slipway.settings import Settings, get_settings
 from slipway.store.artifacts import ArtifactStore
@@ -138,129 +139,85 @@ def services(settings: Settings | None = None) -> Services:
         return _cache[key]
 
 
-def experiments_backend() -> ExperimentsService | RemoteExperiments:
-    """What the experiments SDK talks to under the current settings."""
+# Per capability: the remote client factory (a functools.cache'd function per server and
+# token) used when SLIPWAY_SERVER_URL is set.
+_REMOTE = {
+    "experiments": "slipway.experiments.client:remote_experiments",
+    "training": "slipway.training.client:remote_training",
+    "jobs": "slipway.jobs.client:remote_jobs",
+    "tuning": "slipway.tuning.client:remote_tuning",
+    "automl": "slipway.automl.client:remote_automl",
+    "registry": "slipway.registry.client:remote_registry",
+    "transform": "slipway.transform.client:remote_transform",
+    "serving": "slipway.serving.client:remote_serving",
+}
+
+
+def _remote_factory(capability: str) -> Any:
+    module, name = _REMOTE[capability].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _backend(capability: str, adopt: tuple[str, ...] = ()) -> Any:
+    """A capability's service in-process, or its client of the configured server.
+
+    Embedded, the job kinds in ``adopt`` first take over jobs nobody watches any more
+    (their watching process ended), once per process and set of services.
+    """
     settings = get_settings()
     if settings.server_url:
-        from slipway.experiments.client import remote_experiments
+        return _remote_factory(capability)(settings.server_url, settings.token)
+    found = services(settings)
+    for kind in adopt:
+        _adopt_once(getattr(found, kind))
+    return getattr(found, capability)
 
-        return remote_experiments(settings.server_url, settings.token)
-    return services(settings).experiments
+
+def experiments_backend() -> ExperimentsService | RemoteExperiments:
+    return _backend("experiments")
 
 
 def training_backend() -> TrainingService | RemoteTraining:
-    """What the training SDK talks to; embedded, it first adopts jobs nobody watches."""
-    settings = get_settings()
-    if settings.server_url:
-        from slipway.training.client import remote_training
-
-        return remote_training(settings.server_url, settings.token)
-    training = services(settings).training
-    _adopt_once(training)
-    return training
+    return _backend("training", adopt=("training",))
 
 
 def jobs_backend() -> JobService | RemoteJobs:
-    """What `slipway jobs` talks to: jobs of every kind, in-process or on a server."""
-    settings = get_settings()
-    if settings.server_url:
-        from slipway.jobs.client import remote_jobs
-
-        return remote_jobs(settings.server_url, settings.token)
-    return services(settings).jobs
+    """What `slipway jobs` talks to: jobs of every kind."""
+    return _backend("jobs")
 
 
 def tuning_backend() -> TuningService | RemoteTuning:
-    """What the tuning SDK talks to; embedded, it first adopts jobs nobody watches."""
-    settings = get_settings()
-    if settings.server_url:
-        from slipway.tuning.client import remote_tuning
-
-        return remote_tuning(settings.server_url, settings.token)
-    found = services(settings)
-    _adopt_once(found.training)
-    _adopt_tuning_once(found.tuning)
-    return found.tuning
+    return _backend("tuning", adopt=("training", "tuning"))
 
 
 def automl_backend() -> AutoMLService | RemoteAutoML:
-    """What the AutoML SDK and CLI talk to; embedded, it first adopts jobs nobody watches."""
-    settings = get_settings()
-    if settings.server_url:
-        from slipway.automl.client import remote_automl
-
-        return remote_automl(settings.server_url, settings.token)
-    found = services(settings)
-    _adopt_once(found.training)
-    _adopt_tuning_once(found.tuning)
-    _adopt_automl_once(found.automl)
-    return found.automl
+    return _backend("automl", adopt=("training", "tuning", "automl"))
 
 
 def registry_backend() -> RegistryService | RemoteRegistry:
-    """What the model registry SDK talks to under the current settings."""
-    settings = get_settings()
-    if settings.server_url:
-        from slipway.registry.client import remote_registry
-
-        return remote_registry(settings.server_url, settings.token)
-    return services(settings).registry
+    return _backend("registry")
 
 
 def transform_backend() -> TransformService | RemoteTransform:
-    """What the transform SDK and CLI talk to; embedded, it first resumes orphaned jobs."""
-    settings = get_settings()
-    if settings.server_url:
-        from slipway.transform.client import remote_transform
-
-        return remote_transform(settings.server_url, settings.token)
-    transform = services(settings).transform
-    _adopt_transform_once(transform)
-    return transform
+    return _backend("transform", adopt=("transform",))
 
 
 def serving_backend() -> ServingService | RemoteServing:
-    """What the serving SDK and CLI talk to under the current settings."""
-    settings = get_settings()
-    if settings.server_url:
-        from slipway.serving.client import remote_serving
-
-        return remote_serving(settings.server_url, settings.token)
-    return services(settings).serving
+    return _backend("serving")
 
 
 @functools.cache
-def _adopt_once(training: TrainingService) -> None:
-    training.adopt_orphans()
-
-
-@functools.cache
-def _adopt_tuning_once(tuning: TuningService) -> None:
-    tuning.adopt_orphans()
-
-
-@functools.cache
-def _adopt_automl_once(automl: AutoMLService) -> None:
-    automl.adopt_orphans()
-
-
-@functools.cache
-def _adopt_transform_once(transform: TransformService) -> None:
-    transform.adopt_orphans()
+def _adopt_once(service: Any) -> None:
+    service.adopt_orphans()
 
 
 def reset() -> None:
-    """Forget cached services (after settings change, and in tests)."""
-    from slipway.experiments.client import remote_experiments
-    from slipway.serving.client import remote_serving
+    """Forget cached services and clients (after settings change, and in tests)."""
     from slipway.store.db import close_databases
 
     with _cache_lock:
         _cache.clear()
     _adopt_once.cache_clear()
-    _adopt_tuning_once.cache_clear()
-    _adopt_transform_once.cache_clear()
-    _adopt_automl_once.cache_clear()
-    remote_experiments.cache_clear()
-    remote_serving.cache_clear()
+    for capability in _REMOTE:
+        _remote_factory(capability).cache_clear()
     close_databases()

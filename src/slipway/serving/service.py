@@ -146,7 +146,7 @@ class ServingService:
                 if repository.row(conn, "model", variant.model_name) is None:
                     raise NotFound(
                         f"model {variant.model_name!r} of variant {variant.variant_name!r} "
-                        "not found; create it first with `slipway models create`"
+                        "not found; create it first with `slipway endpoints models create`"
                     )
             repository.insert(
                 conn,
@@ -462,8 +462,8 @@ class ServingService:
     @staticmethod
     def _missing(kind: str, name: str) -> NotFound:
         noun, command = {
-            "model": ("model", "slipway models list"),
-            "config": ("endpoint config", "slipway endpoint-configs list"),
+            "model": ("model", "slipway endpoints models list"),
+            "config": ("endpoint config", "slipway endpoints configs list"),
             "endpoint": ("endpoint", "slipway endpoints list"),
         }[kind]
         return NotFound(f"{noun} {name!r} not found; list them with `{command}`")

@@ -6,9 +6,9 @@ The public names of every capability are available here too (``slipway.Tracker``
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+
+from slipway._lazy import lazy_exports
 
 try:
     __version__ = version("slipway")
@@ -41,10 +41,5 @@ _EXPORTS = {
     "AutoML": "slipway.automl",
     "SlipwayError": "slipway.errors",
 }
-__all__ = ["__version__", *sorted(_EXPORTS)]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'slipway' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+_names, __getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = ["__version__", *_names]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from slipway.automl.sdk import AutoML
+from slipway._lazy import lazy_exports
 
-__all__ = ["AutoML"]
+__all__, __getattr__ = lazy_exports(__name__, {"AutoML": "slipway.automl.sdk"})

@@ -6,8 +6,7 @@ models without paying for pandas and scikit-learn, which the SDK side needs.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from slipway._lazy import lazy_exports
 
 _EXPORTS = {
     "Experiment": "slipway.experiments.sdk",
@@ -17,10 +16,4 @@ _EXPORTS = {
     "Tracker": "slipway.experiments.tracker",
     "ExperimentAnalytics": "slipway.experiments.analytics",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'slipway.experiments' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -6,8 +6,7 @@ models without the SDK.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from slipway._lazy import lazy_exports
 
 _SDK = "slipway.registry.sdk"
 _EXPORTS = {
@@ -21,10 +20,4 @@ _EXPORTS = {
     "latest_approved": _SDK,
     "ModelApprovalStatus": "slipway.registry.models",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'slipway.registry' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

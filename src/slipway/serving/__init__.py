@@ -10,8 +10,7 @@ The public names load on first use, so the server does not import the SDK side.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from slipway._lazy import lazy_exports
 
 _EXPORTS = {
     "Model": "slipway.serving.sdk",
@@ -28,10 +27,4 @@ _EXPORTS = {
     "NumpyDeserializer": "slipway.serving.serializers",
     "BytesDeserializer": "slipway.serving.serializers",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'slipway.serving' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

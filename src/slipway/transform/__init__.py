@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
-from slipway.transform.sdk import Transformer, TransformJob
+from slipway._lazy import lazy_exports
 
-__all__ = ["TransformJob", "Transformer"]
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {"Transformer": "slipway.transform.sdk", "TransformJob": "slipway.transform.sdk"},
+)

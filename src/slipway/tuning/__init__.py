@@ -6,8 +6,7 @@ samplers and pandas.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from slipway._lazy import lazy_exports
 
 _EXPORTS = {
     "HyperparameterTuner": "slipway.tuning.tuner",
@@ -18,10 +17,4 @@ _EXPORTS = {
     "WarmStartTypes": "slipway.tuning.tuner",
     "HyperparameterTuningJobAnalytics": "slipway.tuning.analytics",
 }
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'slipway.tuning' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__all__, __getattr__ = lazy_exports(__name__, _EXPORTS)

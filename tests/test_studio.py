@@ -1,19 +1,13 @@
 """Studio, as a user sees it: a real `slipway server` driven by headless Chromium.
 
-Data is seeded with the SDK in a fresh SLIPWAY_HOME (trackers with metrics over steps
-and chart artifacts, and a training job with a status history and logs), then the server
-runs on that home with a token, so every page is behind sign-in. Each page is checked
-for console errors and saved as a screenshot under test-output/studio/.
+The experiment and job pages over seeded trackers with metrics over steps and chart
+artifacts, and a training job with a status history and logs; sign-in itself.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,45 +17,25 @@ import pytest
 from helpers import free_port, run_server_process
 from slipway.experiments import Experiment, Tracker, TrialComponent
 from slipway.jobs.models import JobKind, JobStatus, SecondaryStatus
-from slipway.platform import reset, services
-from slipway.settings import get_settings, reload_settings
+from slipway.platform import services
+from slipway.settings import get_settings
 from slipway.studio.charts import MAX_POINTS, lttb
+from studio_support import (
+    SCREENSHOTS,
+    SLIPWAY,
+    Page,
+    Studio,
+    figure,
+    needs_chromium,
+    signed_in,
+    studio_server,
+    watch,
+)
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-SLIPWAY = str(Path(sys.executable).parent / "slipway")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "studio"
 LONG_RUN_STEPS = 2500
 JOB = "train-churn-1"
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing; run `make chromium`"
-)
-
-
-@contextmanager
-def _slipway_home(home: Path) -> Iterator[None]:
-    """Point this process's SDK at ``home`` (embedded) for the block."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [name for name in os.environ if name.startswith("SLIPWAY_")]:
-            patch.delenv(name)
-        patch.setenv("SLIPWAY_HOME", str(home))
-        reload_settings()
-        reset()
-        try:
-            yield
-        finally:
-            # Close the SQLite connections before the server opens the same file.
-            reset()
-            get_settings.cache_clear()
+pytestmark = needs_chromium
 
 
 def _run(experiment: Experiment, name: str, learning_rate: float, steps: int) -> Tracker:
@@ -76,100 +50,35 @@ def _run(experiment: Experiment, name: str, learning_rate: float, steps: int) ->
     return tracker
 
 
-def _seed(home: Path) -> str:
-    """Seed experiments, trackers and a job; return a token the server will require."""
-    with _slipway_home(home):
-        churn = Experiment.create("churn", description="Which customers leave")
-        Experiment.create("fraud")
-        _run(churn, "churn-slow", 0.1, 30)
-        _run(churn, "churn-fast", 0.9, 30)
-        _run(churn, "churn-long", 0.5, LONG_RUN_STEPS)
-        with Tracker.load("churn-fast-training") as tracker:
-            truth = [0, 0, 1, 1, 1, 0, 1, 0]
-            tracker.log_confusion_matrix(truth, [0, 1, 1, 1, 0, 0, 1, 0])
-            tracker.log_roc_curve(truth, [0.1, 0.6, 0.8, 0.9, 0.4, 0.2, 0.7, 0.3])
-            tracker.log_precision_recall(truth, [0.1, 0.6, 0.8, 0.9, 0.4, 0.2, 0.7, 0.3])
-        platform = services(get_settings())
-        platform.jobs.create_job(JobKind.TRAINING, JOB, spec={"entry_point": "train.py"})
-        platform.jobs.transition(JobKind.TRAINING, JOB, SecondaryStatus.TRAINING, "Training")
-        platform.jobs.append_logs(JobKind.TRAINING, JOB, [(time.time(), "epoch 1 loss=0.4")])
-        platform.jobs.finish(JobKind.TRAINING, JOB, JobStatus.COMPLETED)
-        return platform.tokens.create_token("studio-test")
-
-
-@dataclass
-class Studio:
-    url: str
-    token: str
+def _seed() -> None:
+    """Experiments with trackers over steps and chart artifacts, and a training job."""
+    churn = Experiment.create("churn", description="Which customers leave")
+    Experiment.create("fraud")
+    _run(churn, "churn-slow", 0.1, 30)
+    _run(churn, "churn-fast", 0.9, 30)
+    _run(churn, "churn-long", 0.5, LONG_RUN_STEPS)
+    with Tracker.load("churn-fast-training") as tracker:
+        truth = [0, 0, 1, 1, 1, 0, 1, 0]
+        tracker.log_confusion_matrix(truth, [0, 1, 1, 1, 0, 0, 1, 0])
+        tracker.log_roc_curve(truth, [0.1, 0.6, 0.8, 0.9, 0.4, 0.2, 0.7, 0.3])
+        tracker.log_precision_recall(truth, [0.1, 0.6, 0.8, 0.9, 0.4, 0.2, 0.7, 0.3])
+    platform = services(get_settings())
+    platform.jobs.create_job(JobKind.TRAINING, JOB, spec={"entry_point": "train.py"})
+    platform.jobs.transition(JobKind.TRAINING, JOB, SecondaryStatus.TRAINING, "Training")
+    platform.jobs.append_logs(JobKind.TRAINING, JOB, [(time.time(), "epoch 1 loss=0.4")])
+    platform.jobs.finish(JobKind.TRAINING, JOB, JobStatus.COMPLETED)
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    home = tmp_path_factory.mktemp("home")
-    token = _seed(home)
-    port = free_port()
-    command = [SLIPWAY, "server", "--port", str(port)]
-    with run_server_process(command, env={"SLIPWAY_HOME": str(home)}, port=port):
-        yield Studio(f"http://127.0.0.1:{port}", token)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@dataclass
-class Page:
-    """A signed-in browser tab that records console errors."""
-
-    tab: Any
-    url: str
-    errors: list[str]
-
-    def open(self, path: str, screenshot: str | None = None) -> Any:
-        response = self.tab.goto(self.url + path)
-        assert response.status == 200, f"{path}: {response.status}"
-        self.tab.wait_for_load_state("load")
-        return self.saved(screenshot)
-
-    def saved(self, screenshot: str | None) -> Any:
-        for chart in self.tab.locator(".chart").all():
-            chart.locator("xpath=self::*[@data-rendered='true']").wait_for(timeout=10_000)
-        if screenshot:
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            self.tab.screenshot(path=SCREENSHOTS / f"{screenshot}.png", full_page=True)
-        assert self.errors == [], self.errors
-        return self.tab
-
-
-def _watch(tab: Any) -> list[str]:
-    errors: list[str] = []
-    tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
+    with studio_server(tmp_path_factory.mktemp("home"), _seed) as running:
+        yield running
 
 
 @pytest.fixture
 def page(studio: Studio, browser: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    errors = _watch(tab)
-    tab.goto(f"{studio.url}/signin")
-    tab.fill("input[name=token]", studio.token)
-    tab.click("button[type=submit]")
-    tab.wait_for_url(f"{studio.url}/experiments")
-    yield Page(tab, studio.url, errors)
-    context.close()
-
-
-def _figure(tab: Any, selector: str) -> list[dict[str, Any]]:
-    """The traces plotly.js drew in an element (its ``data`` property)."""
-    return tab.eval_on_selector(
-        selector, "e => e.data.map(t => ({type: t.type, name: t.name, n: (t.x || []).length}))"
-    )
+    with signed_in(studio, browser) as tab:
+        yield tab
 
 
 def test_a_page_without_a_token_redirects_to_sign_in_and_the_api_refuses(studio: Studio) -> None:
@@ -191,7 +100,7 @@ def test_sign_in_sets_an_http_only_same_site_cookie_and_returns_to_the_page(
 ) -> None:
     context = browser.new_context()
     tab = context.new_page()
-    errors = _watch(tab)
+    errors = watch(tab)
     tab.goto(f"{studio.url}/jobs")
     assert tab.url.startswith(f"{studio.url}/signin?next=")
     tab.fill("input[name=token]", "slw_wrong")
@@ -255,8 +164,8 @@ def test_compare_draws_one_curve_per_selected_component_downsampled(page: Page) 
     page.tab.click("form.filter button")
     page.tab.wait_for_url("**metric=loss**")
     page.saved("compare-all")
-    curves = _figure(page.tab, "#metric-curves")
-    scatter = _figure(page.tab, "#parameter-scatter")
+    curves = figure(page.tab, "#metric-curves")
+    scatter = figure(page.tab, "#parameter-scatter")
     by_name = {trace["name"]: trace["n"] for trace in curves}
     assert by_name == {
         "churn-slow-training": 30,
@@ -268,9 +177,9 @@ def test_compare_draws_one_curve_per_selected_component_downsampled(page: Page) 
 
 def test_component_page_draws_its_chart_artifacts_and_links_downloads(page: Page) -> None:
     tab = page.open("/components/churn-fast-training")
-    matrix = _figure(tab, "[data-artifact=confusion-matrix]")
-    roc = _figure(tab, "[data-artifact=roc-curve]")
-    pr = _figure(tab, "[data-artifact=precision-recall]")
+    matrix = figure(tab, "[data-artifact=confusion-matrix]")
+    roc = figure(tab, "[data-artifact=roc-curve]")
+    pr = figure(tab, "[data-artifact=precision-recall]")
     assert [trace["type"] for trace in matrix] == ["heatmap"]
     assert roc[0]["type"] == "scatter" and pr[0]["type"] == "scatter"
     link = tab.locator("#artifacts a", has_text="confusion-matrix").get_attribute("href")

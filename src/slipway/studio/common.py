@@ -1,0 +1,88 @@
+"""What every Studio page module shares: templates, the page and error responses, CSRF.
+
+Pages are server-rendered with Jinja2 over the same services the REST API calls. Forms
+that change something (approve, deploy, stop) post back to Studio with a CSRF field:
+the session cookie is SameSite=Lax already, the field also covers servers without tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from slipway.errors import Forbidden, SlipwayError
+from slipway.server.middleware import SESSION_COOKIE
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+PAGE_SIZE = 25
+CSRF_FIELD = "csrf"
+
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def csrf_token(request: Request) -> str:
+    """A value only a page of this server can know: derived from the session cookie."""
+    session = request.cookies.get(SESSION_COOKIE, "")
+    return hmac.new(b"slipway-studio-csrf", session.encode(), hashlib.sha256).hexdigest()
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "signed_in": SESSION_COOKIE in request.cookies,
+            "csrf_field": CSRF_FIELD,
+            "csrf": csrf_token(request),
+            **context,
+        },
+        status_code,
+    )
+
+
+def error_page(request: Request, error: SlipwayError) -> Response:
+    return render(request, "error.html", error.status_code, title=error.code, message=error.message)
+
+
+def services(request: Request) -> Any:
+    return request.app.state.services
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this server: never an open redirect to another site."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The posted form's fields (first value of each) after the CSRF check.
+
+    Raises Forbidden when the CSRF field is missing or wrong, or when the request
+    comes from another origin.
+    """
+    form = {
+        key: values[0]
+        for key, values in parse_qs(
+            (await request.body()).decode("utf-8", "replace"), keep_blank_values=True
+        ).items()
+    }
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Forbidden(f"A Studio form was posted from another origin: {origin!r}.")
+    if not hmac.compare_digest(form.get(CSRF_FIELD, ""), csrf_token(request)):
+        raise Forbidden("The form is missing its CSRF field or it is stale; reload the page.")
+    return form
+
+
+def back_to(target: str) -> Response:
+    """After a form post: see the result on a page (POST/redirect/GET)."""
+    return RedirectResponse(safe_next(target), status_code=303)

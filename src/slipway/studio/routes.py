@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from slipway.monitor.report import plotly_js
 from slipway.server.middleware import SESSION_COOKIE, SIGN_IN_PATH
-from slipway.studio import experiments, jobs
+from slipway.studio import automl, data, endpoints, experiments, jobs, models, monitor
 from slipway.studio.common import STATIC_DIR, render, safe_next, services
 
 MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
@@ -74,5 +74,5 @@ def home() -> Response:
     return RedirectResponse("/experiments", status_code=303)
 
 
-for area in (experiments, jobs):
+for area in (experiments, data, jobs, models, endpoints, monitor, automl):
     router.include_router(area.router)

@@ -341,7 +341,8 @@ def test_stop_stops_every_running_training_job(home: Path, estimator: Estimator)
     tuner.fit(job_name="tune-stop", wait=False)
     backend = tuning_backend()
     deadline = time.monotonic() + 30
-    while len(services().jobs.statuses(JobKind.TRAINING, (JobKind.TUNING, "tune-stop"))) < 2:
+    training = services().training
+    while len(training.list_training_jobs(tuning_job_name="tune-stop").items) < 2:
         assert time.monotonic() < deadline
         time.sleep(0.05)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import fsspec
 import sqlalchemy as sa
@@ -33,16 +36,22 @@ class ArtifactService:
 
     def put_file_at(self, uri: str, local_path: Path) -> ArtifactInfo:
         """Upload a local file to any URI (inside the store or not) and record it."""
-        digest = hashlib.sha256()
-        with local_path.open("rb") as source, fsspec.open(uri, "wb", auto_mkdir=True) as target:
+        with local_path.open("rb") as source, self.writing(uri) as target:
             while chunk := source.read(_CHUNK):
-                digest.update(chunk)
                 target.write(chunk)
-        size = local_path.stat().st_size
-        self._record(uri, size, digest.hexdigest())
-        return ArtifactInfo(
-            key=self._key_or_uri(uri), uri=uri, size=size, sha256=digest.hexdigest()
-        )
+        return target.info
+
+    @contextmanager
+    def writing(self, uri: str) -> Iterator[HashingWriter]:
+        """A stream to write an artifact to any URI; recorded when the block ends.
+
+        What is packed on the fly (a job's model tarball) goes straight to its place,
+        hashed on the way, instead of through a temporary file read twice.
+        """
+        with fsspec.open(uri, "wb", auto_mkdir=True) as target:
+            writer = HashingWriter(target, uri, self._key_or_uri(uri))
+            yield writer
+        self._record(uri, writer.info.size, writer.info.sha256)
 
     def uri_for(self, key: str) -> str:
         return self.store.uri_for(validate_key(key))
@@ -78,6 +87,31 @@ class ArtifactService:
     def _key_or_uri(self, uri: str) -> str:
         root = self.store.uri_for("x")[:-1]
         return uri[len(root) :] if uri.startswith(root) else uri
+
+
+class HashingWriter(io.RawIOBase):
+    """Writes to a stream and keeps the size and sha256 of what went through."""
+
+    def __init__(self, target: BinaryIO, uri: str, key: str) -> None:
+        self._target = target
+        self._digest = hashlib.sha256()
+        self._size = 0
+        self._uri, self._key = uri, key
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._digest.update(data)
+        self._size += len(data)
+        self._target.write(data)
+        return len(data)
+
+    @property
+    def info(self) -> ArtifactInfo:
+        return ArtifactInfo(
+            key=self._key, uri=self._uri, size=self._size, sha256=self._digest.hexdigest()
+        )
 
 
 def _iter_uri(uri: str) -> Iterator[bytes]:

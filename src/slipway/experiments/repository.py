@@ -47,16 +47,24 @@ def is_unique_violation(error: sa.exc.IntegrityError) -> bool:
 # --- ids ------------------------------------------------------------------------------
 
 
+# Built once: building a statement costs more than running it on SQLite, and these run
+# in almost every call.
+_ID_BY_NAME = {
+    table.name: sa.select(table.c.id).where(table.c.name == sa.bindparam("entity_name"))
+    for table in (t.experiments, t.trials, t.trial_components)
+}
+
+
 def experiment_id(conn: Connection, name: str) -> int | None:
-    return conn.scalar(sa.select(t.experiments.c.id).where(t.experiments.c.name == name))
+    return conn.scalar(_ID_BY_NAME["experiments"], {"entity_name": name})
 
 
 def trial_id(conn: Connection, name: str) -> int | None:
-    return conn.scalar(sa.select(t.trials.c.id).where(t.trials.c.name == name))
+    return conn.scalar(_ID_BY_NAME["trials"], {"entity_name": name})
 
 
 def trial_component_id(conn: Connection, name: str) -> int | None:
-    return conn.scalar(sa.select(t.trial_components.c.id).where(t.trial_components.c.name == name))
+    return conn.scalar(_ID_BY_NAME["trial_components"], {"entity_name": name})
 
 
 # --- writes ---------------------------------------------------------------------------
@@ -317,6 +325,14 @@ def _summary(row: Any, source_arn: str | None) -> MetricSummary:
         avg=row.avg,
         std_dev=row.std_dev,
     )
+
+
+def load_metric_summaries(conn: Connection, tc_id: int) -> list[MetricSummary]:
+    """A component's metric summaries alone: what a job's end reads, not the component."""
+    source_arn = conn.scalar(
+        sa.select(t.trial_components.c.source_arn).where(t.trial_components.c.id == tc_id)
+    )
+    return [_summary(m, source_arn) for m in conn.execute(_SUMMARIES_QUERY, {"ids": [tc_id]})]
 
 
 def load_trial_components(conn: Connection, ids: Sequence[int]) -> list[TrialComponent]:

@@ -31,6 +31,7 @@ from slipway.experiments.models import (
     Artifact,
     Experiment,
     MetricPoint,
+    MetricSummary,
     Page,
     PrimaryStatus,
     SortOrder,
@@ -226,7 +227,15 @@ class ExperimentsService:
                 },
             )
             repository.put_tags(conn, "trial", new_id, tag_list)
-            return repository.load_trials(conn, [new_id])[0]
+        # A new trial is what was written: no need to read it back.
+        return Trial(
+            trial_name=trial_name,
+            display_name=display_name or trial_name,
+            experiment_name=experiment_name,
+            creation_time=now,
+            last_modified_time=now,
+            tags=tag_list,
+        )
 
     def get_trial(self, trial_name: str) -> Trial:
         with self.db.read() as conn:
@@ -474,6 +483,11 @@ class ExperimentsService:
             tc_id = self._component_id(conn, trial_component_name)
             stored = metric_store.write_points(conn, tc_id, points, batch_id)
         return len(points) if stored else 0
+
+    def metric_summaries(self, trial_component_name: str) -> list[MetricSummary]:
+        with self.db.read() as conn:
+            tc_id = self._component_id(conn, trial_component_name)
+            return repository.load_metric_summaries(conn, tc_id)
 
     def get_metric_series(self, trial_component_name: str, metric_name: str) -> list[MetricPoint]:
         with self.db.read() as conn:

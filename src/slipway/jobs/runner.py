@@ -29,6 +29,9 @@ _POLL_SECONDS = 0.05
 # so the end of a job is seen within milliseconds, then settle to the slower pace.
 _FAST_POLL_SECONDS = 0.005
 _FAST_POLL_FOR = 2.0
+# Set when a process this one launched has ended: its watcher wakes at once instead of
+# polling for the exit-code file, which spares a tuning job's short trials most polls.
+_exited: dict[int, threading.Event] = {}
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,15 @@ def launch(argv: list[str], env: dict[str, str], cwd: Path, files: JobFiles) -> 
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    exited = _exited[process.pid] = threading.Event()
     # Reap the shell when it ends so it does not linger as a zombie of a long-lived server.
-    threading.Thread(target=process.wait, daemon=True).start()
+    threading.Thread(target=_reap, args=(process, exited), daemon=True).start()
     return process.pid
+
+
+def _reap(process: subprocess.Popen[bytes], exited: threading.Event) -> None:
+    process.wait()
+    exited.set()
 
 
 def alive(pid: int) -> bool:
@@ -156,6 +165,7 @@ def watch(
     first = time.time()
     last_beat = last_check = first
     stopped = timed_out = False
+    exited = _exited.pop(pid, None)  # None: adopted, launched by another process
     while True:
         now = time.time()
         lines = tail.read()
@@ -186,4 +196,7 @@ def watch(
             elif max_run_seconds is not None and now - started_at > max_run_seconds:
                 timed_out = True
                 threading.Thread(target=stop, args=(pid, grace_seconds), daemon=True).start()
-        time.sleep(_FAST_POLL_SECONDS if now - first < _FAST_POLL_FOR else _POLL_SECONDS)
+        if exited is not None:
+            exited.wait(_POLL_SECONDS)
+        else:
+            time.sleep(_FAST_POLL_SECONDS if now - first < _FAST_POLL_FOR else _POLL_SECONDS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -28,8 +28,48 @@ _FINAL_SECONDARY = {
 }
 
 
+# The statements a running job makes again and again, built once: building one costs
+# more than running it on SQLite, and a tuning job's trials make dozens each.
+_JOB_ID = sa.bindparam("job_id_")
+_FIND = sa.select(t.jobs.c.id).where(
+    t.jobs.c.kind == sa.bindparam("kind_"), t.jobs.c.name == sa.bindparam("name_")
+)
+_INSERT_JOB = sa.insert(t.jobs).returning(t.jobs.c.id)
+_UPDATE_JOB = sa.update(t.jobs).where(t.jobs.c.id == _JOB_ID)
+_RESULT = sa.select(t.jobs.c.result).where(t.jobs.c.id == _JOB_ID)
+_CHILDREN = sa.select(t.jobs.c.name, t.jobs.c.status, t.jobs.c.result).where(
+    t.jobs.c.kind == sa.bindparam("kind_"),
+    t.jobs.c.parent_id == _JOB_ID,
+    t.jobs.c.name.in_(sa.bindparam("names_", expanding=True)),
+)
+_STOP_REQUESTED = sa.select(t.jobs.c.stop_requested).where(t.jobs.c.id == _JOB_ID)
+_CLOSE_STAGE = (
+    sa.update(t.job_transitions)
+    .where(t.job_transitions.c.job_id == _JOB_ID, t.job_transitions.c.end_time.is_(None))
+    .values(end_time=sa.bindparam("closed_at"))
+)
+_INSERT_STAGES = sa.insert(t.job_transitions)
+_LAST_LINE = sa.select(sa.func.max(t.job_logs.c.line_number)).where(t.job_logs.c.job_id == _JOB_ID)
+_INSERT_LINES = sa.insert(t.job_logs)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class ChildState(NamedTuple):
+    """Where a child job is: its status and its result so far."""
+
+    status: JobStatus
+    result: dict[str, Any]
+
+
+class Stage(NamedTuple):
+    """A secondary status a job entered, with its message and when."""
+
+    status: SecondaryStatus
+    message: str | None
+    at: dt.datetime
 
 
 class JobService:
@@ -37,6 +77,9 @@ class JobService:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        # Jobs are never deleted, so a job's id never changes: each process looks it up
+        # once. A tuning job's trials would otherwise spend a query on it in every call.
+        self._ids: dict[tuple[JobKind, str], int] = {}
 
     # --- creating and reading -----------------------------------------------------------
 
@@ -56,28 +99,42 @@ class JobService:
                 )
             parent_id = self._id(conn, *parent) if parent else None
             job_id = conn.execute(
-                sa.insert(t.jobs)
-                .values(
-                    name=name,
-                    kind=kind.value,
-                    status=JobStatus.IN_PROGRESS.value,
-                    secondary_status=SecondaryStatus.STARTING.value,
-                    created_at=now,
-                    started_at=now,
-                    modified_at=now,
-                    parent_id=parent_id,
-                    spec=spec,
-                    result={},
-                    stop_requested=False,
-                )
-                .returning(t.jobs.c.id)
+                _INSERT_JOB,
+                {
+                    "name": name,
+                    "kind": kind.value,
+                    "status": JobStatus.IN_PROGRESS.value,
+                    "secondary_status": SecondaryStatus.STARTING.value,
+                    "created_at": now,
+                    "started_at": now,
+                    "modified_at": now,
+                    "parent_id": parent_id,
+                    "spec": spec,
+                    "result": {},
+                    "stop_requested": False,
+                },
             ).scalar_one()
             conn.execute(
-                sa.insert(t.job_transitions).values(
-                    job_id=job_id, status=SecondaryStatus.STARTING.value, start_time=now
-                )
+                _INSERT_STAGES,
+                {"job_id": job_id, "status": SecondaryStatus.STARTING.value, "start_time": now},
             )
-            return self._load(conn, job_id)
+        self._remember(kind, name, job_id)
+        # What was written is all there is: no need to read it back.
+        return Job(
+            job_name=name,
+            job_kind=kind,
+            status=JobStatus.IN_PROGRESS,
+            secondary_status=SecondaryStatus.STARTING,
+            secondary_status_transitions=[
+                StatusTransition(status=SecondaryStatus.STARTING, start_time=now)
+            ],
+            creation_time=now,
+            start_time=now,
+            last_modified_time=now,
+            parent_job_name=parent[1] if parent else None,
+            spec=spec,
+            result={},
+        )
 
     def get_job(self, kind: JobKind, name: str) -> Job:
         with self.db.read() as conn:
@@ -126,16 +183,19 @@ class JobService:
                 raise Conflict(f"jobs of several kinds are named {name!r} ({kinds}); pass --kind")
             return self._load(conn, found[0].id)
 
-    def statuses(self, kind: JobKind, parent: tuple[JobKind, str]) -> dict[str, JobStatus]:
-        """The status of each child job of a parent, in one cheap query (parents poll it)."""
+    def statuses(
+        self, kind: JobKind, parent: tuple[JobKind, str], names: Sequence[str]
+    ) -> dict[str, ChildState]:
+        """These child jobs of a parent: their status and result, in one cheap query.
+
+        Parents poll this for the children they wait for; the result (a training job's
+        final metrics) spares them a read of every child that ended.
+        """
         with self.db.read() as conn:
             parent_id = self._id(conn, *parent)
-            rows = conn.execute(
-                sa.select(t.jobs.c.name, t.jobs.c.status).where(
-                    t.jobs.c.kind == kind.value, t.jobs.c.parent_id == parent_id
-                )
-            )
-            return {row.name: JobStatus(row.status) for row in rows}
+            params = {"kind_": kind.value, "job_id_": parent_id, "names_": list(names)}
+            rows = conn.execute(_CHILDREN, params)
+            return {row.name: ChildState(JobStatus(row.status), row.result or {}) for row in rows}
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -153,20 +213,29 @@ class JobService:
         With ``pid``, the watcher also says which process it now watches (a heartbeat),
         in the same transaction: starting a job's process costs one write, not two.
         """
-        now = at or _now()
-        watcher = {"pid": pid, "heartbeat_at": now} if pid is not None else {}
+        self.enter_stages(kind, name, [Stage(secondary, message, at or _now())], pid)
+
+    def enter_stages(
+        self, kind: JobKind, name: str, stages: Sequence[Stage], pid: int | None = None
+    ) -> None:
+        """Enter several secondary statuses in order, in one write.
+
+        A stage that was over in milliseconds (preparing a small job's folder) is recorded
+        with its true times together with the stage after it, for the price of one.
+        """
+        last = stages[-1]
+        watcher = {"pid": pid, "heartbeat_at": last.at} if pid is not None else {}
         with self.db.write() as conn:
             job_id = self._id(conn, kind, name)
-            self._close_transition(conn, job_id, now)
+            self._enter(conn, job_id, stages, final=False)
             conn.execute(
-                sa.insert(t.job_transitions).values(
-                    job_id=job_id, status=secondary.value, start_time=now, message=message
-                )
-            )
-            conn.execute(
-                sa.update(t.jobs)
-                .where(t.jobs.c.id == job_id)
-                .values(secondary_status=secondary.value, modified_at=now, **watcher)
+                _UPDATE_JOB,
+                {
+                    "job_id_": job_id,
+                    "secondary_status": last.status.value,
+                    "modified_at": last.at,
+                    **watcher,
+                },
             )
 
     def finish(
@@ -177,37 +246,34 @@ class JobService:
         failure_reason: str | None = None,
         secondary: SecondaryStatus | None = None,
         result: dict[str, Any] | None = None,
+        stages: Sequence[Stage] = (),
     ) -> None:
-        """End a job in a final status; the history's last entry says how it ended."""
+        """End a job in a final status; the history's last entry says how it ended.
+
+        ``stages`` are secondary statuses the job passed through just before (Uploading),
+        recorded in the same write.
+        """
         if not status.is_final:
             raise ValidationError(f"finish needs a final status, not {status}")
         secondary = secondary or _FINAL_SECONDARY[status]
         now = _now()
+        reason = (failure_reason or "")[:1024] or None
         with self.db.write() as conn:
             job_id = self._id(conn, kind, name)
-            row = conn.execute(sa.select(t.jobs.c.result).where(t.jobs.c.id == job_id)).one()
-            self._close_transition(conn, job_id, now)
+            stored = conn.scalar(_RESULT, {"job_id_": job_id})
+            self._enter(conn, job_id, [*stages, Stage(secondary, reason, now)], final=True)
             conn.execute(
-                sa.insert(t.job_transitions).values(
-                    job_id=job_id,
-                    status=secondary.value,
-                    start_time=now,
-                    end_time=now,
-                    message=(failure_reason or "")[:1024] or None,
-                )
-            )
-            conn.execute(
-                sa.update(t.jobs)
-                .where(t.jobs.c.id == job_id)
-                .values(
-                    status=status.value,
-                    secondary_status=secondary.value,
-                    failure_reason=(failure_reason or "")[:1024] or None,
-                    ended_at=now,
-                    modified_at=now,
-                    result={**(row.result or {}), **(result or {})},
-                    heartbeat_at=None,
-                )
+                _UPDATE_JOB,
+                {
+                    "job_id_": job_id,
+                    "status": status.value,
+                    "secondary_status": secondary.value,
+                    "failure_reason": reason,
+                    "ended_at": now,
+                    "modified_at": now,
+                    "result": {**(stored or {}), **(result or {})},
+                    "heartbeat_at": None,
+                },
             )
 
     def update_result(self, kind: JobKind, name: str, values: dict[str, Any]) -> None:
@@ -237,10 +303,7 @@ class JobService:
 
     def stop_requested(self, kind: JobKind, name: str) -> bool:
         with self.db.read() as conn:
-            query = sa.select(t.jobs.c.stop_requested).where(
-                t.jobs.c.kind == kind.value, t.jobs.c.name == name
-            )
-            return bool(conn.scalar(query))
+            return bool(conn.scalar(_STOP_REQUESTED, {"job_id_": self._id(conn, kind, name)}))
 
     # --- watchers -----------------------------------------------------------------------
 
@@ -293,14 +356,9 @@ class JobService:
             return
         with self.db.write() as conn:
             job_id = self._id(conn, kind, name)
-            last = conn.scalar(
-                sa.select(sa.func.max(t.job_logs.c.line_number)).where(
-                    t.job_logs.c.job_id == job_id
-                )
-            )
-            first = (last or 0) + 1
+            first = (conn.scalar(_LAST_LINE, {"job_id_": job_id}) or 0) + 1
             conn.execute(
-                sa.insert(t.job_logs),
+                _INSERT_LINES,
                 [
                     {"job_id": job_id, "line_number": first + i, "timestamp": ts, "message": text}
                     for i, (ts, text) in enumerate(lines)
@@ -329,21 +387,39 @@ class JobService:
     # --- internals ----------------------------------------------------------------------
 
     def _find(self, conn: Connection, kind: JobKind, name: str) -> int | None:
-        return conn.scalar(
-            sa.select(t.jobs.c.id).where(t.jobs.c.kind == kind.value, t.jobs.c.name == name)
-        )
+        return conn.scalar(_FIND, {"kind_": kind.value, "name_": name})
 
     def _id(self, conn: Connection, kind: JobKind, name: str) -> int:
-        found = self._find(conn, kind, name)
+        found = self._ids.get((kind, name))
         if found is None:
-            raise NotFound(f"{kind} {name!r} not found; list jobs with `slipway jobs list`")
+            found = self._find(conn, kind, name)
+            if found is None:
+                raise NotFound(f"{kind} {name!r} not found; list jobs with `slipway jobs list`")
+            self._remember(kind, name, found)
         return found
 
-    def _close_transition(self, conn: Connection, job_id: int, now: dt.datetime) -> None:
+    def _remember(self, kind: JobKind, name: str, job_id: int) -> None:
+        self.db.after_commit(lambda: self._ids.__setitem__((kind, name), job_id))
+
+    def _enter(self, conn: Connection, job_id: int, stages: Sequence[Stage], final: bool) -> None:
+        """Close the open history entry and add ``stages``, each ending when the next begins.
+
+        The last stage stays open, unless ``final``: a final status begins and ends at once.
+        """
+        conn.execute(_CLOSE_STAGE, {"job_id_": job_id, "closed_at": stages[0].at})
+        ends = [stage.at for stage in stages[1:]] + [stages[-1].at if final else None]
         conn.execute(
-            sa.update(t.job_transitions)
-            .where(t.job_transitions.c.job_id == job_id, t.job_transitions.c.end_time.is_(None))
-            .values(end_time=now)
+            _INSERT_STAGES,
+            [
+                {
+                    "job_id": job_id,
+                    "status": stage.status.value,
+                    "start_time": stage.at,
+                    "end_time": end,
+                    "message": stage.message,
+                }
+                for stage, end in zip(stages, ends, strict=True)
+            ],
         )
 
     def _load(self, conn: Connection, job_id: int) -> Job:

@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -143,14 +143,28 @@ class Database:
         if joined is not None:
             yield joined
             return
+        committed: list[Callable[[], None]] = []
         with self._write_lock, self.engine.connect() as conn:
             conn.execution_options(slipway_write=True)
             with conn.begin():
                 self._local.write = conn
+                self._local.committed = committed
                 try:
                     yield conn
                 finally:
                     self._local.write = None
+        for callback in committed:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the current write commits (at once outside a write).
+
+        For what a process may remember only if it is stored: a rolled-back row is not.
+        """
+        if getattr(self._local, "write", None) is None:
+            callback()
+        else:
+            self._local.committed.append(callback)
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration."""

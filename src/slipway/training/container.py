@@ -12,8 +12,9 @@ import json
 import os
 import sys
 import tarfile
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import fsspec
 
@@ -138,8 +139,20 @@ class ContainerRoot:
             fs.get(path, str(target / Path(path).name))
 
     def fetch_code(self, source_uri: str) -> None:
-        with fsspec.open(source_uri, "rb") as stream, tarfile.open(fileobj=stream) as tar:
-            tar.extractall(self.code, filter="data")
+        fs, path = fsspec.core.url_to_fs(source_uri)
+        info = fs.info(path)
+        version = (source_uri, info.get("size"), info.get("mtime") or info.get("ETag"))
+        files = _unpacked_sources.get(version)
+        if files is None:
+            with fs.open(path, "rb") as stream, tarfile.open(fileobj=stream) as tar:
+                tar.extractall(self.code, filter="data")
+            _remember_source(version, self.code)
+            return
+        for relative, mode, data in files:
+            target = self.code / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            target.chmod(mode)
 
     def environment(self, request: CreateTrainingJob, source_uri: str | None) -> dict[str, str]:
         """The SM_* variables of the training toolkit, pointing into this folder."""
@@ -199,21 +212,45 @@ class ContainerRoot:
             return self.failure.read_text(errors="replace")[:1024].strip() or None
         return None
 
-    def pack_model(self, target_uri: str) -> None:
-        _pack(self.model, target_uri)
+    def pack_model(self, stream: BinaryIO) -> None:
+        _pack(self.model, stream)
 
-    def pack_output_data(self, target_uri: str) -> bool:
-        if not any(self.output_data.iterdir()):
-            return False
-        _pack(self.output_data, target_uri)
-        return True
+    def has_output_data(self) -> bool:
+        return any(self.output_data.iterdir())
+
+    def pack_output_data(self, stream: BinaryIO) -> None:
+        _pack(self.output_data, stream)
 
 
-def _pack(folder: Path, target_uri: str) -> None:
-    """Write a folder's contents as a gzip tarball to any fsspec URI."""
-    with (
-        fsspec.open(target_uri, "wb", auto_mkdir=True) as stream,
-        tarfile.open(fileobj=stream, mode="w:gz") as tar,
-    ):
+def _pack(folder: Path, stream: BinaryIO) -> None:
+    """Write a folder's contents to a stream as a gzip tarball."""
+    with tarfile.open(fileobj=stream, mode="w:gz") as tar:
         for item in sorted(folder.iterdir()):
             tar.add(item, arcname=item.name)
+
+
+# A tuning job's trials all run the same source archive: each process unpacks a version
+# of it once and writes the files it remembers for the next trials. Only small sources
+# of plain files are kept, the newest few.
+_SOURCE_BYTES_KEPT = 8 * 1024 * 1024
+_SOURCES_KEPT = 8
+_unpacked_sources: dict[tuple[Any, ...], list[tuple[str, int, bytes]]] = {}
+_sources_lock = threading.Lock()  # watchers of parallel trials remember at once
+
+
+def _remember_source(version: tuple[Any, ...], folder: Path) -> None:
+    files, total = [], 0
+    for item in sorted(folder.rglob("*")):
+        if item.is_symlink():
+            return
+        if item.is_file():
+            total += item.stat().st_size
+            if total > _SOURCE_BYTES_KEPT:
+                return
+            files.append(
+                (str(item.relative_to(folder)), item.stat().st_mode & 0o777, item.read_bytes())
+            )
+    with _sources_lock:
+        while len(_unpacked_sources) >= _SOURCES_KEPT:
+            _unpacked_sources.pop(next(iter(_unpacked_sources)))
+        _unpacked_sources[version] = files

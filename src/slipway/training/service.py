@@ -8,6 +8,7 @@ restart and is adopted by the next process that looks for orphans.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -31,7 +32,7 @@ from slipway.experiments.models import (
 from slipway.experiments.service import ExperimentsService
 from slipway.jobs import runner
 from slipway.jobs.models import Job, JobKind, JobStatus, LogLine, SecondaryStatus
-from slipway.jobs.service import JobService
+from slipway.jobs.service import JobService, Stage
 from slipway.names import check_name
 from slipway.settings import Settings
 from slipway.training.container import ContainerRoot, encoded_hyperparameters
@@ -46,6 +47,7 @@ KIND = JobKind.TRAINING
 SOURCE_TYPE = "SageMakerTrainingJob"
 _ORPHAN_AFTER = dt.timedelta(seconds=15)
 _LOG_TAIL = 10
+_DOWNLOADING = "preparing the job folder"
 _UPLOADING = "packing the model"
 
 MetricListener = Callable[[str, float, int], None]
@@ -214,12 +216,10 @@ class TrainingService:
             source=Source(source_arn=source_arn(name), source_type=SOURCE_TYPE),
         )
         if config and config.trial_name:
-            try:
-                self.experiments.get_trial(config.trial_name)
-            except NotFound:
-                if config.experiment_name is None:
-                    raise
-                self.experiments.create_trial(config.trial_name, config.experiment_name)
+            if config.experiment_name is not None:
+                # The trial of a tuning job's training job is new; any other may exist.
+                with contextlib.suppress(AlreadyExists):
+                    self.experiments.create_trial(config.trial_name, config.experiment_name)
             self.experiments.associate_trial_component(
                 trial_component_name(name), config.trial_name
             )
@@ -279,7 +279,9 @@ class TrainingService:
 
     def _start(self, request: CreateTrainingJob, root: ContainerRoot, files: runner.JobFiles):
         name = request.training_job_name
-        self.jobs.transition(KIND, name, SecondaryStatus.DOWNLOADING, "preparing the job folder")
+        downloading = Stage(SecondaryStatus.DOWNLOADING, _DOWNLOADING, dt.datetime.now(dt.UTC))
+        if request.input_data_config:  # data can take a while to fetch: say so now
+            self.jobs.enter_stages(KIND, name, [downloading])
         if root.root.exists():
             shutil.rmtree(root.root)
         root.create()
@@ -293,9 +295,11 @@ class TrainingService:
         launched_at = dt.datetime.now(dt.UTC)
         pid = runner.launch(argv, env, root.code, files)
         started = time.time()
-        self.jobs.transition(
-            KIND, name, SecondaryStatus.TRAINING, "running the entry point", pid, launched_at
-        )
+        # Without data the folder is ready in milliseconds: its stage is recorded now, with
+        # its true times, in the write that records the start of training.
+        training = Stage(SecondaryStatus.TRAINING, "running the entry point", launched_at)
+        stages = [training] if request.input_data_config else [downloading, training]
+        self.jobs.enter_stages(KIND, name, stages, pid)
         return pid, started
 
     def _environment(self, request: CreateTrainingJob, root: ContainerRoot) -> dict[str, str]:
@@ -376,13 +380,12 @@ class TrainingService:
             JobStatus.COMPLETED: PrimaryStatus.COMPLETED,
             JobStatus.STOPPED: PrimaryStatus.STOPPED,
         }.get(status, PrimaryStatus.FAILED)
+        earlier = (
+            [Stage(SecondaryStatus.UPLOADING, _UPLOADING, uploading_at)] if uploading_at else []
+        )
         with self.jobs.db.write():  # the job and its trial component end together
-            if uploading_at is not None:
-                self.jobs.transition(
-                    KIND, name, SecondaryStatus.UPLOADING, _UPLOADING, at=uploading_at
-                )
             result["FinalMetricDataList"] = self._final_metrics(name)
-            self.jobs.finish(KIND, name, status, reason, secondary, result)
+            self.jobs.finish(KIND, name, status, reason, secondary, result, earlier)
             self.experiments.update_trial_component(
                 trial_component_name(name),
                 status=TrialComponentStatus(primary_status=tc_status, message=reason),
@@ -431,29 +434,26 @@ class TrainingService:
     def _upload(self, request: CreateTrainingJob, root: ContainerRoot) -> dict[str, Any]:
         name = request.training_job_name
         base = (request.output_path or self.artifacts.uri_for("training-jobs")).rstrip("/")
-        packed = root.root / "packed"
-        packed.mkdir(exist_ok=True)
-        model_file = packed / "model.tar.gz"
-        root.pack_model(str(model_file))
         model_uri = f"{base}/{name}/output/model.tar.gz"
-        self.artifacts.put_file_at(model_uri, model_file)
+        with self.artifacts.writing(model_uri) as stream:
+            root.pack_model(stream)
         result: dict[str, Any] = {"ModelArtifacts": {"S3ModelArtifacts": model_uri}}
-        output_file = packed / "output.tar.gz"
-        if root.pack_output_data(str(output_file)):
+        if root.has_output_data():
             output_uri = f"{base}/{name}/output/output.tar.gz"
-            self.artifacts.put_file_at(output_uri, output_file)
+            with self.artifacts.writing(output_uri) as stream:
+                root.pack_output_data(stream)
             result["OutputDataUri"] = output_uri
         return result
 
     def _final_metrics(self, name: str) -> list[dict[str, Any]]:
-        component = self.experiments.get_trial_component(trial_component_name(name))
+        # Every metric of the component: the log's and any the script logged with a Tracker.
         return [
             {
                 "MetricName": summary.metric_name,
                 "Value": summary.last,
                 "Timestamp": (summary.time_stamp or dt.datetime.now(dt.UTC)).isoformat(),
             }
-            for summary in component.metrics
+            for summary in self.experiments.metric_summaries(trial_component_name(name))
             if summary.last is not None
         ]
 

@@ -66,7 +66,7 @@ class TuningLoop:
         jobs = self.service.jobs
         try:
             self._prepare()
-            last_beat = last_adopt = 0.0
+            last_beat = last_adopt = last_stop_check = 0.0
             while True:
                 now = time.monotonic()
                 if now - last_beat >= _HEARTBEAT_SECONDS:
@@ -75,7 +75,11 @@ class TuningLoop:
                 if now - last_adopt >= _ADOPT_SECONDS and None in self.running.values():
                     self.service.training.adopt_orphans()
                     last_adopt = now
-                if jobs.stop_requested(KIND, self.name):
+                # Trials end many times a second: ask about a stop at most every wake period.
+                stop_due = now - last_stop_check >= _WAKE_SECONDS
+                if stop_due:
+                    last_stop_check = now
+                if stop_due and jobs.stop_requested(KIND, self.name):
                     self._stop_children()
                     jobs.finish(KIND, self.name, JobStatus.STOPPED)
                     return
@@ -183,16 +187,19 @@ class TuningLoop:
         """Tell Optuna about every running job that has ended."""
         if not self.running:
             return
-        statuses = self.service.jobs.statuses(JobKind.TRAINING, (KIND, self.name))
-        for name in [n for n in self.running if statuses.get(n, JobStatus.FAILED).is_final]:
+        children = self.service.jobs.statuses(
+            JobKind.TRAINING, (KIND, self.name), list(self.running)
+        )
+        for name in [n for n in self.running if n not in children or children[n].status.is_final]:
             trial = self.running.pop(name)
-            described = self.service.training.describe_training_job(name)
-            value = self._objective_value(described)
             if trial is None:  # started by an earlier watcher of this tuning job
-                self._add_finished(described)
-            elif name in self.early_stopped:
+                self._add_finished(self.service.training.describe_training_job(name))
+                continue
+            state = children.get(name)
+            value = _final_value(state.result, self.objective.metric_name) if state else None
+            if name in self.early_stopped:
                 self.study.tell(trial, state=TrialState.PRUNED)
-            elif described.training_job_status == JobStatus.COMPLETED and value is not None:
+            elif state and state.status == JobStatus.COMPLETED and value is not None:
                 self.study.tell(trial, value)
             else:
                 self.study.tell(trial, state=TrialState.FAIL)
@@ -202,8 +209,12 @@ class TuningLoop:
             with contextlib.suppress(Conflict, NotFound):
                 self.service.training.stop_training_job(name)
         while self.running:
-            statuses = self.service.jobs.statuses(JobKind.TRAINING, (KIND, self.name))
-            for name in [n for n in self.running if statuses.get(n, JobStatus.FAILED).is_final]:
+            children = self.service.jobs.statuses(
+                JobKind.TRAINING, (KIND, self.name), list(self.running)
+            )
+            for name in [
+                n for n in self.running if n not in children or children[n].status.is_final
+            ]:
                 trial = self.running.pop(name)
                 if trial is not None:
                     self.study.tell(trial, state=TrialState.FAIL)
@@ -287,3 +298,9 @@ class TuningLoop:
         return next(
             (m.value for m in child.final_metric_data_list if m.metric_name == metric), None
         )
+
+
+def _final_value(result: dict[str, Any], metric: str) -> float | None:
+    """A metric's final value in an ended training job's stored result."""
+    final = result.get("FinalMetricDataList", [])
+    return next((m["Value"] for m in final if m["MetricName"] == metric), None)

@@ -50,31 +50,14 @@ def run(
     ),
 ) -> None:
     """Run the controller in the foreground (in-cluster, else KUBECONFIG)."""
-    import asyncio
-
-    import kopf
-
-    from slipway.operator.handlers import configure, register
+    from slipway.operator.handlers import run_operator
     from slipway.operator.kube import KubeCluster, load_config
     from slipway.operator.manifests import OperatorConfig
+    from slipway.platform import services
 
     load_config()
-    registry = register(kopf.OperatorRegistry())
-    memo = kopf.Memo()
-
-    @kopf.on.startup(registry=registry)
-    def _startup(settings: kopf.OperatorSettings, **_: object) -> None:
-        configure(settings, memo, KubeCluster(), OperatorConfig.from_env())
-
-    asyncio.run(
-        kopf.operator(
-            registry=registry,
-            memo=memo,
-            namespaces=namespace or None,
-            clusterwide=not namespace,
-            standalone=True,
-        )
-    )
+    # The store comes from SLIPWAY_DATABASE_URL and SLIPWAY_ARTIFACT_URI (the store Secret).
+    run_operator(KubeCluster(), services(), OperatorConfig.from_env(), namespace)
 
 
 @operator_app.command("execute")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
+from slipway.automl.models import AutoMLCandidate
 from slipway.operator.kinds import GROUP, KINDS, VERSION, Kind
 from slipway.operator.schema import camel, model_schema, structural
+from slipway.tuning.models import TrainingJobStatusCounters, TrainingJobSummary
 
 _QUANTITIES = {"type": "object", "additionalProperties": {"x-kubernetes-int-or-string": True}}
 # Fields of the spec that are Kubernetes', not the request's.
@@ -20,6 +23,24 @@ POD_FIELDS: dict[str, Any] = {
     },
 }
 _STRING = {"type": "string"}
+
+
+def _answer(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """The schema of a status field that holds a service's answer as it gives it."""
+    return {**structural(model_schema(model)), "description": description}
+
+
+_CONDITION = {
+    "type": "object",
+    "required": ["type", "status"],
+    "properties": {
+        "type": _STRING,
+        "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
+        "reason": _STRING,
+        "message": _STRING,
+        "lastTransitionTime": {"type": "string", "format": "date-time"},
+    },
+}
 _STATUS_FIELDS: dict[str, Any] = {
     "status": _STRING,
     "secondaryStatus": _STRING,
@@ -31,9 +52,27 @@ _STATUS_FIELDS: dict[str, Any] = {
         "type": "object",
         "properties": {"s3ModelArtifacts": _STRING},
     },
+    "conditions": {
+        "type": "array",
+        "description": "Synced: whether the spec as it is now has been applied, and if not why.",
+        "items": _CONDITION,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+    },
     "endpointUrl": _STRING,
-    "bestTrainingJob": _STRING,
-    "bestCandidate": _STRING,
+    "endpointName": _STRING,
+    "endpointConfigName": {**_STRING, "description": "The config the endpoint serves."},
+    "endpointStatus": {**_STRING, "description": "The endpoint's status in slipway."},
+    "modelNames": {
+        "type": "object",
+        "description": "Each spec model's name in slipway (one per version of it).",
+        "additionalProperties": _STRING,
+    },
+    "bestTrainingJob": _answer(TrainingJobSummary, "The tuning job's best training job."),
+    "trainingJobStatusCounters": _answer(
+        TrainingJobStatusCounters, "The tuning job's training jobs, by status."
+    ),
+    "bestCandidate": _answer(AutoMLCandidate, "The AutoML job's best candidate so far."),
 }
 _CORE_STATUS = (
     "status",
@@ -42,7 +81,38 @@ _CORE_STATUS = (
     "slipwayName",
     "kubernetesObject",
     "lastCheckTime",
+    "conditions",
 )
+
+
+def _column(name: str, path: str, kind: str = "string", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": kind, "jsonPath": path, **extra}
+
+
+# Columns a kind shows when its status has the field; ``priority: 1`` ones need `-o wide`.
+_COLUMNS: dict[str, list[dict[str, Any]]] = {
+    "endpointUrl": [
+        _column("Endpoint-Config", ".status.endpointConfigName"),
+        _column("Endpoint-Url", ".status.endpointUrl"),
+    ],
+    "bestTrainingJob": [
+        _column("Best-Training-Job", ".status.bestTrainingJob.trainingJobName"),
+        _column(
+            "Best-Objective",
+            ".status.bestTrainingJob.finalHyperParameterTuningJobObjectiveMetric.value",
+            "number",
+        ),
+    ],
+    "bestCandidate": [
+        _column("Best-Candidate", ".status.bestCandidate.candidateName"),
+        _column(
+            "Best-Objective", ".status.bestCandidate.finalAutoMLJobObjectiveMetric.value", "number"
+        ),
+    ],
+    "modelArtifacts": [
+        _column("Model-Artifacts", ".status.modelArtifacts.s3ModelArtifacts", priority=1)
+    ],
+}
 
 
 def spec_schema(kind: Kind) -> dict[str, Any]:
@@ -67,15 +137,14 @@ def status_schema(kind: Kind) -> dict[str, Any]:
 
 def _columns(kind: Kind) -> list[dict[str, Any]]:
     columns = [
-        {"name": "Status", "type": "string", "jsonPath": ".status.status"},
-        {"name": "Secondary-Status", "type": "string", "jsonPath": ".status.secondaryStatus"},
-        {"name": "Slipway-Name", "type": "string", "jsonPath": ".status.slipwayName"},
+        _column("Status", ".status.status"),
+        _column("Secondary-Status", ".status.secondaryStatus"),
+        _column("Slipway-Name", ".status.slipwayName"),
+        _column("Synced", '.status.conditions[?(@.type=="Synced")].status'),
     ]
-    if "endpointUrl" in kind.extra_status:
-        columns.append(
-            {"name": "Endpoint-Url", "type": "string", "jsonPath": ".status.endpointUrl"}
-        )
-    columns.append({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"})
+    for field in kind.extra_status:
+        columns.extend(_COLUMNS.get(field, []))
+    columns.append(_column("Age", ".metadata.creationTimestamp", "date"))
     return columns
 
 

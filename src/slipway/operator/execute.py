@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 from typing import Any
 
-from slipway.errors import AlreadyExists, NotFound, ValidationError
+from slipway.errors import ValidationError
 from slipway.operator.kinds import KINDS
+
+# An endpoint has no run to its end: the operator keeps it in the store, its pods serve it.
+_RUN = tuple(k for k in KINDS if k != "HostingDeployment")
 
 
 def _request(kind: str) -> Any:
-    if kind not in KINDS:
-        raise ValidationError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    if kind not in _RUN:
+        raise ValidationError(f"kind {kind!r} is not one of {', '.join(_RUN)}")
     wire = os.environ.get("SLIPWAY_REQUEST")
     if not wire:
         raise ValidationError("SLIPWAY_REQUEST is not set; the operator sets it to the request")
@@ -76,33 +78,12 @@ def _run(kind: str, request: Any, svc: Any) -> str:
     if kind == "AutoMLJob":
         svc.automl.create_auto_ml_job(request)
         return svc.automl.wait(request.auto_ml_job_name).auto_ml_job_status
-    if kind == "MonitoringSchedule":
-        return _monitor(svc.monitor, request)
-    return _register_endpoint(svc.serving, request)
+    return _monitor(svc.monitor)
 
 
-def _monitor(monitor: Any, request: Any) -> str:
-    """Keep the schedule in the store, then run the executions that are due."""
-    with contextlib.suppress(AlreadyExists):
-        monitor.create_monitoring_schedule(request)
+def _monitor(monitor: Any) -> str:
+    """Run the executions that are due (the operator keeps the schedule in the store)."""
     names = monitor.tick()
     for name in names:
         monitor.wait_for_execution(name)
     return f"ran {len(names)} execution(s)"
-
-
-def _register_endpoint(serving: Any, request: Any) -> str:
-    """Models, endpoint config and endpoint in the store, created once, then reused."""
-    for model in request.models:
-        with contextlib.suppress(AlreadyExists):
-            serving.create_model(model.model_name, model.primary_container, [])
-    config_name = request.endpoint_name
-    with contextlib.suppress(AlreadyExists):
-        serving.create_endpoint_config(
-            config_name, request.production_variants, request.data_capture_config, request.tags
-        )
-    try:
-        serving.get_endpoint(request.endpoint_name)
-    except NotFound:
-        serving.create_endpoint(request.endpoint_name, config_name, request.tags)
-    return "registered"

@@ -86,7 +86,7 @@ KINDS: dict[str, Kind] = {
             "HyperParameterTuningJobName",
             32,
             "tune",
-            ("bestTrainingJob",),
+            ("bestTrainingJob", "trainingJobStatusCounters"),
         ),
         Kind(
             "BatchTransformJob",
@@ -105,7 +105,7 @@ KINDS: dict[str, Kind] = {
             "EndpointName",
             63,
             "endpoint",
-            ("endpointUrl",),
+            ("endpointUrl", "endpointName", "endpointConfigName", "endpointStatus", "modelNames"),
         ),
         Kind(
             "MonitoringSchedule",

@@ -4,8 +4,9 @@ Every pod runs slipway's image. A job pod runs ``slipway operator execute KIND``
 request in ``SLIPWAY_REQUEST``: it records the job in the shared metadata store
 (``SLIPWAY_DATABASE_URL``), runs it under the container contract and keeps artifacts in
 the shared artifact store (``SLIPWAY_ARTIFACT_URI``, S3 credentials from the store
-Secret). An endpoint pod registers its models and config in an init container, then runs
-``slipway endpoints serve``.
+Secret). An endpoint pod runs ``slipway endpoints serve``: the operator keeps the
+endpoint's models, configs and the endpoint itself in the store (see ``standing``), and the
+serving pods follow the endpoint's config there.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from pydantic import BaseModel
 from slipway import __version__
 from slipway.monitor import schedule
 from slipway.operator.crds import POD_FIELDS
-from slipway.operator.kinds import kind_of
+from slipway.operator.kinds import GROUP, kind_of
 from slipway.operator.schema import model_schema, to_wire
 
 SERVING_PORT = 8080  # the container contract's
 _WORK = "/opt/ml"
+# On a Job: the custom resource's spec it was made from (see ``changes``).
+SPEC_ANNOTATION = f"{GROUP}/spec"
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,9 @@ def _container(
         "image": spec.get("image") or config.image,
         "command": command,
         "env": _env(config, env),
-        # The store's address and S3 credentials: SLIPWAY_DATABASE_URL, AWS_* ...
-        "envFrom": [{"secretRef": {"name": config.store_secret, "optional": True}}],
+        # The store's address and S3 credentials: SLIPWAY_DATABASE_URL, AWS_* ... Not
+        # optional: without them the pod's work would go to its own throwaway folder.
+        "envFrom": [{"secretRef": {"name": config.store_secret}}],
         "volumeMounts": [{"name": "work", "mountPath": _WORK}],
     }
     if spec.get("resources"):
@@ -152,10 +156,11 @@ def _job(body: dict[str, Any], config: OperatorConfig, env: dict[str, str], **sp
         "metadata": {"labels": _labels(body)},
         "spec": _pod([_execute(body, config, env)], config, restartPolicy="Never"),
     }
+    submitted = json.dumps(body.get("spec", {}), sort_keys=True, separators=(",", ":"))
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": _metadata(body),
+        "metadata": {**_metadata(body), "annotations": {SPEC_ANNOTATION: submitted}},
         "spec": {"backoffLimit": 0, **spec, "template": template},
     }
 
@@ -195,7 +200,7 @@ def monitoring_schedule(body: dict[str, Any], config: OperatorConfig) -> list[di
         {
             "apiVersion": "batch/v1",
             "kind": "CronJob",
-            "metadata": job["metadata"],
+            "metadata": _metadata(body),
             "spec": {
                 "schedule": cron(parsed),
                 "timeZone": "Etc/UTC",
@@ -214,8 +219,6 @@ def cron(parsed: schedule.Schedule) -> str:
 
 def hosting_deployment(body: dict[str, Any], config: OperatorConfig) -> list[dict[str, Any]]:
     request = request_of(body)
-    register = _execute(body, config, {})
-    register["name"] = "register"
     serve = _container(
         body,
         config,
@@ -235,7 +238,7 @@ def hosting_deployment(body: dict[str, Any], config: OperatorConfig) -> list[dic
     serve["readinessProbe"] = {"httpGet": {"path": "/ping", "port": "http"}}
     replicas = max(v.initial_instance_count for v in request.production_variants)
     labels = _labels(body)
-    pod = _pod([serve], config, initContainers=[register])
+    pod = _pod([serve], config)
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -265,6 +268,19 @@ _RECONCILERS = {
     "AutoMLJob": one_job,
     "MonitoringSchedule": monitoring_schedule,
     "HostingDeployment": hosting_deployment,
+}
+
+
+_JOB = ("batch/v1", "Job")
+# What each kind may own, the object its status follows first; read by name, so a
+# resource whose spec no longer validates can still be stopped and looked at.
+OWNED: dict[str, tuple[tuple[str, str], ...]] = {
+    "TrainingJob": (_JOB,),
+    "HyperparameterTuningJob": (_JOB,),
+    "BatchTransformJob": (_JOB,),
+    "AutoMLJob": (_JOB,),
+    "MonitoringSchedule": (("batch/v1", "CronJob"), _JOB),
+    "HostingDeployment": (("apps/v1", "Deployment"), ("v1", "Service")),
 }
 
 

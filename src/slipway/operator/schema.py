@@ -124,3 +124,24 @@ def to_wire(value: Any, schema: dict[str, Any]) -> Any:
     extra = schema.get("additionalProperties")
     sub = extra if isinstance(extra, dict) else {}
     return {key: to_wire(item, sub) for key, item in value.items()}
+
+
+def from_wire(value: Any, schema: dict[str, Any]) -> Any:
+    """A model's PascalCase wire value in lowerCamel names, the way a status holds it."""
+    schema = _collapse_union(schema)
+    if isinstance(value, list):
+        return [from_wire(item, schema.get("items", {})) for item in value]
+    if not isinstance(value, dict):
+        return value
+    props = schema.get("properties")
+    if props is not None:
+        return {camel(k): from_wire(v, props.get(k, {})) for k, v in value.items()}
+    extra = schema.get("additionalProperties")
+    sub = extra if isinstance(extra, dict) else {}
+    return {key: from_wire(item, sub) for key, item in value.items()}
+
+
+def status_value(model: BaseModel) -> Any:
+    """A service's answer (a wire model) as a status field holds it."""
+    wire = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return from_wire(wire, model_schema(type(model)))

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Debian installs the PostgreSQL server binaries outside PATH, one folder per major version.
 PG_BIN_GLOB := /usr/lib/postgresql/*/bin/initdb
 
-.PHONY: venv run test lint clean postgres plpython chromium
+.PHONY: venv run test test-k8s lint clean postgres plpython chromium
 
 venv: $(VENV)/.installed
 
@@ -60,6 +60,11 @@ chromium:
 # No `|| true` anywhere: pytest's exit 5 (no tests collected) must fail the run.
 test: $(VENV)/.installed-dev postgres plpython chromium
 	$(BIN)/python -m pytest -q
+
+# The operator end to end needs a real cluster (an API server, no nodes needed).
+test-k8s: $(VENV)/.installed-dev
+	KUBECONFIG=$${KUBECONFIG:?set KUBECONFIG to the cluster to test against} \
+	  $(BIN)/python -m pytest -q tests/test_operator_e2e.py
 
 # wildcard drops a folder git has not got yet (git keeps no empty folders), which ruff rejects.
 LINT_PATHS := $(wildcard src tests bench)

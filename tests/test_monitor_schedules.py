@@ -192,6 +192,24 @@ def test_schedulers_racing_on_one_database_run_each_firing_once(postgres_url, tm
 
 
 @pytest.mark.postgres
+def test_a_tick_for_one_schedule_starts_only_that_schedules_execution(postgres_url, tmp_path):
+    # A Kubernetes CronJob runs one schedule's tick; the others are not its business.
+    with fresh_database(postgres_url) as url:
+        (service,) = _services(url, tmp_path, 1)
+        for name in ("mine", "theirs"):
+            _schedule(service, name, tmp_path, "hourly")
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+        started = service.tick(later, schedule_name="mine")
+        theirs = service.list_monitoring_executions(schedule_name="theirs").items
+        assert [
+            service.wait_for_execution(n, timeout=30).monitoring_schedule_name for n in started
+        ] == ["mine"]
+        assert theirs == []
+        service.close()
+        service.db.dispose()
+
+
+@pytest.mark.postgres
 def test_two_servers_sharing_a_database_run_a_due_execution_once(postgres_url, tmp_path):
     with fresh_database(postgres_url) as url:
         (setup,) = _services(url, tmp_path, 1)

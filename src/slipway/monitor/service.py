@@ -323,15 +323,19 @@ class MonitorService:
 
     # --- the scheduler ------------------------------------------------------------------
 
-    def tick(self, now: dt.datetime | None = None) -> list[str]:
-        """Start the executions that are due; adopt orphans; retry alert deliveries."""
+    def tick(self, now: dt.datetime | None = None, schedule_name: str | None = None) -> list[str]:
+        """Start the executions that are due; adopt orphans; retry alert deliveries.
+
+        With ``schedule_name``, only that schedule's (a Kubernetes CronJob runs one).
+        """
         now = now or _now()
         started = []
         s = t.monitoring_schedules
+        query = sa.select(s).where(s.c.status == ScheduleStatus.SCHEDULED.value)
+        if schedule_name is not None:
+            query = query.where(s.c.name == schedule_name)
         with self.db.read() as conn:
-            rows = list(
-                conn.execute(sa.select(s).where(s.c.status == ScheduleStatus.SCHEDULED.value))
-            )
+            rows = list(conn.execute(query))
         for row in rows:
             try:
                 name = self._fire_if_due(row, now)

@@ -78,12 +78,12 @@ def _run(kind: str, request: Any, svc: Any) -> str:
     if kind == "AutoMLJob":
         svc.automl.create_auto_ml_job(request)
         return svc.automl.wait(request.auto_ml_job_name).auto_ml_job_status
-    return _monitor(svc.monitor)
+    return _monitor(svc.monitor, request.monitoring_schedule_name)
 
 
-def _monitor(monitor: Any) -> str:
-    """Run the executions that are due (the operator keeps the schedule in the store)."""
-    names = monitor.tick()
+def _monitor(monitor: Any, schedule_name: str) -> str:
+    """Run this schedule's execution if due (the operator keeps the schedule in the store)."""
+    names = monitor.tick(schedule_name=schedule_name)
     for name in names:
         monitor.wait_for_execution(name)
     return f"ran {len(names)} execution(s)"

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from slipway.errors import NotFound
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, validate_key
-from slipway.store.db import Database
+from slipway.store.db import Database, upsert
 from slipway.store.tables import artifact_records
 
 _CHUNK = 1024 * 1024
@@ -76,13 +76,9 @@ class ArtifactService:
         return _iter_uri(uri)
 
     def _record(self, uri: str, size: int, sha256: str) -> None:
+        row = {"uri": uri, "size": size, "sha256": sha256, "created_at": dt.datetime.now(dt.UTC)}
         with self.db.write() as conn:
-            conn.execute(sa.delete(artifact_records).where(artifact_records.c.uri == uri))
-            conn.execute(
-                sa.insert(artifact_records).values(
-                    uri=uri, size=size, sha256=sha256, created_at=dt.datetime.now(dt.UTC)
-                )
-            )
+            upsert(conn, artifact_records, ("uri",), [row])
 
     def _key_or_uri(self, uri: str) -> str:
         root = self.store.uri_for("x")[:-1]

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from slipway.experiments import tables as t
@@ -31,6 +30,7 @@ from slipway.experiments.models import (
     TrialComponent,
     TrialComponentStatus,
 )
+from slipway.store.db import upsert
 
 _TAG_TABLES = {
     "experiment": t.experiment_tags,
@@ -98,24 +98,9 @@ def delete(conn: Connection, table: sa.Table, entity_id: int) -> None:
     conn.execute(sa.delete(table).where(table.c.id == entity_id))
 
 
-@functools.cache
-def _upsert_statement(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> sa.Insert:
-    insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
-    values = [c.name for c in table.columns if c.name not in keys]
-    return insert.on_conflict_do_update(
-        index_elements=list(keys), set_={name: insert.excluded[name] for name in values}
-    )
-
-
-def _upsert(conn: Connection, table: sa.Table, keys: tuple[str, ...], rows: list[dict]) -> None:
-    """Insert rows, replacing those whose key exists: one statement for both dialects."""
-    if rows:
-        conn.execute(_upsert_statement(conn.dialect.name, table, keys), rows)
-
-
 def put_tags(conn: Connection, owner: str, owner_id: int, tags: Iterable[Tag]) -> None:
     rows = [{"owner_id": owner_id, "key": tag.key, "value": tag.value} for tag in tags]
-    _upsert(conn, _TAG_TABLES[owner], ("owner_id", "key"), rows)
+    upsert(conn, _TAG_TABLES[owner], ("owner_id", "key"), rows)
 
 
 def put_parameters(conn: Connection, tc_id: int, params: dict[str, ParameterValue]) -> None:
@@ -128,7 +113,7 @@ def put_parameters(conn: Connection, tc_id: int, params: dict[str, ParameterValu
         }
         for name, p in params.items()
     ]
-    _upsert(conn, t.parameters, ("trial_component_id", "name"), rows)
+    upsert(conn, t.parameters, ("trial_component_id", "name"), rows)
 
 
 def remove_parameters(conn: Connection, tc_id: int, names: Sequence[str]) -> None:
@@ -154,7 +139,7 @@ def put_artifacts(
         }
         for name, a in artifacts.items()
     ]
-    _upsert(conn, t.artifacts, ("trial_component_id", "direction", "name"), rows)
+    upsert(conn, t.artifacts, ("trial_component_id", "direction", "name"), rows)
 
 
 def remove_artifacts(conn: Connection, tc_id: int, direction: str, names: Sequence[str]) -> None:

@@ -144,6 +144,14 @@ class ExperimentsService:
             repository.put_tags(conn, "experiment", new_id, tag_list)
             return repository.load_experiments(conn, [new_id])[0]
 
+    def require(self, experiment_name: str | None = None, trial_name: str | None = None) -> None:
+        """Raise NotFound unless the named experiment and trial exist; cheaper than a get."""
+        with self.db.read() as conn:
+            if experiment_name is not None:
+                self._experiment_id(conn, experiment_name)
+            if trial_name is not None:
+                self._trial_id(conn, trial_name)
+
     def get_experiment(self, experiment_name: str) -> Experiment:
         with self.db.read() as conn:
             return repository.load_experiments(conn, [self._experiment_id(conn, experiment_name)])[

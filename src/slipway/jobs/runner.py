@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # `"$@"` runs the job's command; the wrapper records its exit code where a watcher
@@ -108,11 +108,16 @@ def stop(pid: int, grace_seconds: float) -> None:
 
 @dataclass
 class Outcome:
-    """How a watched process ended."""
+    """How a watched process ended, and the log lines it wrote last, not yet handed on.
+
+    The last lines are left to the caller so that it can store them in the same write as
+    the job's end (a short job writes all its lines at once, just before it ends).
+    """
 
     exit_code: int | None  # None: it vanished without writing one (killed with its wrapper)
     stopped: bool = False
     timed_out: bool = False
+    last_lines: list[tuple[float, str]] = field(default_factory=list)
 
 
 class LogTail:
@@ -168,23 +173,19 @@ def watch(
     exited = _exited.pop(pid, None)  # None: adopted, launched by another process
     while True:
         now = time.time()
+        # The wrapper writes the exit code after the log is complete: read the rest then.
+        if files.exit_code.exists():
+            last = [(now, line) for line in tail.rest()]
+            code = int(files.exit_code.read_text().strip() or "1")
+            return Outcome(code, stopped, timed_out, last)
         lines = tail.read()
         if lines:
             on_lines([(now, line) for line in lines])
-        if files.exit_code.exists():
-            rest = tail.rest()
-            if rest:
-                on_lines([(time.time(), line) for line in rest])
-            code = int(files.exit_code.read_text().strip() or "1")
-            return Outcome(code, stopped, timed_out)
         if not alive(pid):
             time.sleep(_POLL_SECONDS)  # the wrapper may be writing the exit code right now
             if files.exit_code.exists():
                 continue
-            rest = tail.rest()
-            if rest:
-                on_lines([(time.time(), line) for line in rest])
-            return Outcome(None, stopped, timed_out)
+            return Outcome(None, stopped, timed_out, [(time.time(), ln) for ln in tail.rest()])
         if now - last_beat >= 2.0:
             heartbeat()
             last_beat = now

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 import sqlite3
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from slipway.errors import ValidationError
@@ -94,6 +96,21 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get("slipway_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> sa.Insert:
+    insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(table)
+    values = [c.name for c in table.columns if c.name not in keys]
+    return insert.on_conflict_do_update(
+        index_elements=list(keys), set_={name: insert.excluded[name] for name in values}
+    )
+
+
+def upsert(conn: Connection, table: sa.Table, keys: tuple[str, ...], rows: list[dict]) -> None:
+    """Insert rows, replacing those whose key exists: one statement for both dialects."""
+    if rows:
+        conn.execute(_upsert_statement(conn.dialect.name, table, keys), rows)
 
 
 def create_engine(url: str) -> Engine:

@@ -14,8 +14,18 @@ from slipway.jobs.models import JobStatus, SecondaryStatus, StatusTransition
 from slipway.names import check_name
 
 JOB_NAME_LENGTH = 63
+SOURCE_TYPE = "SageMakerTrainingJob"
 _CHANNEL = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
 HyperparameterValue = str | int | float | bool
+
+
+def trial_component_name(job_name: str) -> str:
+    """The reference's name of a training job's trial component."""
+    return f"{job_name}-aws-training-job"
+
+
+def source_arn(job_name: str) -> str:
+    return f"arn:slipway:training-job/{job_name}"
 
 
 def _job_name(value: str) -> str:

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import re
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import Any
 
 from slipway.artifacts.service import ArtifactService
 from slipway.errors import AlreadyExists, NotFound, SlipwayError
@@ -27,40 +22,29 @@ from slipway.experiments.models import (
     Page,
     PrimaryStatus,
     Source,
-    TrialComponentStatus,
 )
 from slipway.experiments.service import ExperimentsService
-from slipway.jobs import runner
-from slipway.jobs.models import Job, JobKind, JobStatus, LogLine, SecondaryStatus
-from slipway.jobs.service import JobService, Stage
+from slipway.jobs.models import Job, JobKind, JobStatus, LogLine
+from slipway.jobs.service import JobService
 from slipway.names import check_name
 from slipway.settings import Settings
-from slipway.training.container import ContainerRoot, encoded_hyperparameters
+from slipway.training.container import encoded_hyperparameters
 from slipway.training.models import (
     JOB_NAME_LENGTH,
+    SOURCE_TYPE,
     CreateTrainingJob,
     FinalMetric,
     TrainingJob,
+    source_arn,
+    trial_component_name,
 )
+from slipway.training.watcher import JobWatcher
 
 KIND = JobKind.TRAINING
-SOURCE_TYPE = "SageMakerTrainingJob"
 _ORPHAN_AFTER = dt.timedelta(seconds=15)
-_LOG_TAIL = 10
-_DOWNLOADING = "preparing the job folder"
-_UPLOADING = "packing the model"
 
 MetricListener = Callable[[str, float, int], None]
 EndListener = Callable[[str], None]
-
-
-def trial_component_name(job_name: str) -> str:
-    """The reference's name of a training job's trial component."""
-    return f"{job_name}-aws-training-job"
-
-
-def source_arn(job_name: str) -> str:
-    return f"arn:slipway:training-job/{job_name}"
 
 
 class TrainingService:
@@ -77,7 +61,7 @@ class TrainingService:
         self.experiments = experiments
         self.artifacts = artifacts
         self.settings = settings
-        self._slots = threading.BoundedSemaphore(settings.max_parallel_jobs)
+        self.slots = threading.BoundedSemaphore(settings.max_parallel_jobs)
         self._listeners: dict[str, list[MetricListener]] = {}
         self._end_listeners: dict[str, list[EndListener]] = {}
         self._watchers: dict[str, threading.Thread] = {}
@@ -173,6 +157,20 @@ class TrainingService:
         with self._lock:
             self._end_listeners.setdefault(name, []).append(listener)
 
+    def notify_points(self, name: str, points: list[MetricPoint]) -> None:
+        """Tell the metric listeners of a job about points its watcher stored."""
+        for listener in self._listeners.get(name, []):
+            for point in points:
+                listener(point.metric_name, point.value, point.iteration_number or 0)
+
+    def notify_ended(self, name: str) -> None:
+        """A job's watcher is done: drop its listeners, telling the end listeners."""
+        with self._lock:
+            self._listeners.pop(name, None)
+            ended = self._end_listeners.pop(name, [])
+        for listener in ended:
+            listener(name)
+
     def adopt_orphans(self) -> list[str]:
         """Watch running jobs nobody watches (their watcher's process ended)."""
         adopted = []
@@ -193,11 +191,12 @@ class TrainingService:
 
     def _check_experiment_config(self, request: CreateTrainingJob) -> None:
         config = request.experiment_config
-        if config is None or config.experiment_name is None:
-            if config is not None and config.trial_name is not None:
-                self.experiments.get_trial(config.trial_name)
+        if config is None:
             return
-        self.experiments.get_experiment(config.experiment_name)
+        if config.experiment_name is not None:
+            self.experiments.require(experiment_name=config.experiment_name)
+        elif config.trial_name is not None:  # without an experiment, the trial must exist
+            self.experiments.require(trial_name=config.trial_name)
 
     def _create_trial_component(self, request: CreateTrainingJob) -> None:
         name = request.training_job_name
@@ -230,299 +229,13 @@ class TrainingService:
         self, name: str, adopt: bool, request: CreateTrainingJob | None = None
     ) -> None:
         thread = threading.Thread(
-            target=self._run,
+            target=JobWatcher(self).run,
             args=(name, adopt, request),
             name=f"slipway-training-{name}",
             daemon=True,
         )
         self._watchers[name] = thread
         thread.start()
-
-    def _root(self, name: str) -> ContainerRoot:
-        return ContainerRoot(Path(self.settings.home) / "jobs" / "training" / name)
-
-    def _run(self, name: str, adopt: bool, request: CreateTrainingJob | None) -> None:
-        """The whole life of one job; any error ends it Failed with the reason."""
-        try:
-            if request is None:
-                request = CreateTrainingJob.model_validate(self.jobs.get_job(KIND, name).spec)
-            root = self._root(name)
-            files = runner.JobFiles(root.root / "logs")
-            if not adopt:
-                with self._slots:
-                    pid, started = self._start(request, root, files)
-                    self._finish(request, root, self._follow(request, pid, files, started, 0))
-                return
-            pid = self.jobs.pid(KIND, name)
-            if pid is None:
-                self._fail(name, "the job's process was never started (its watcher stopped)")
-                return
-            # Lines the previous watcher stored are not stored (or scanned for metrics) twice.
-            done = self._last_stored_line(name)
-            job = self.jobs.get_job(KIND, name)
-            started = (job.start_time or dt.datetime.now(dt.UTC)).timestamp()
-            self._finish(request, root, self._follow(request, pid, files, started, done))
-        except Exception as error:  # the job must end in a final status whatever happened
-            reason = error.message if isinstance(error, SlipwayError) else repr(error)
-            self._fail(
-                name,
-                f"ClientError: {reason}"
-                if isinstance(error, SlipwayError)
-                else f"InternalError: {reason}",
-            )
-        finally:
-            with self._lock:
-                self._listeners.pop(name, None)
-                ended = self._end_listeners.pop(name, [])
-            for listener in ended:
-                listener(name)
-
-    def _start(self, request: CreateTrainingJob, root: ContainerRoot, files: runner.JobFiles):
-        name = request.training_job_name
-        downloading = Stage(SecondaryStatus.DOWNLOADING, _DOWNLOADING, dt.datetime.now(dt.UTC))
-        if request.input_data_config:  # data can take a while to fetch: say so now
-            self.jobs.enter_stages(KIND, name, [downloading])
-        if root.root.exists():
-            shutil.rmtree(root.root)
-        root.create()
-        root.write_config(request)
-        if request.source_uri:
-            root.fetch_code(request.source_uri)
-        for channel, spec in request.input_data_config.items():
-            root.fetch_channel(channel, spec.uri)
-        argv = root.command(request)
-        env = self._environment(request, root)
-        launched_at = dt.datetime.now(dt.UTC)
-        pid = runner.launch(argv, env, root.code, files)
-        started = time.time()
-        # Without data the folder is ready in milliseconds: its stage is recorded now, with
-        # its true times, in the write that records the start of training.
-        training = Stage(SecondaryStatus.TRAINING, "running the entry point", launched_at)
-        stages = [training] if request.input_data_config else [downloading, training]
-        self.jobs.enter_stages(KIND, name, stages, pid)
-        return pid, started
-
-    def _environment(self, request: CreateTrainingJob, root: ContainerRoot) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-        env.update(request.environment)
-        env.update(root.environment(request, request.source_uri))
-        env.update(
-            {
-                "PYTHONUNBUFFERED": "1",  # log lines (and metrics) arrive as printed
-                "SLIPWAY_HOME": str(self.settings.home),
-                "SLIPWAY_DATABASE_URL": self.settings.resolved_database_url,
-                "SLIPWAY_ARTIFACT_URI": self.settings.resolved_artifact_uri,
-                "SLIPWAY_TRIAL_COMPONENT_NAME": trial_component_name(request.training_job_name),
-                "TRAINING_JOB_ARN": source_arn(request.training_job_name),
-            }
-        )
-        return env
-
-    def _follow(
-        self,
-        request: CreateTrainingJob,
-        pid: int,
-        files: runner.JobFiles,
-        started: float,
-        skip_lines: int,
-    ) -> runner.Outcome:
-        name = request.training_job_name
-        regexes = [(d.name, re.compile(d.regex)) for d in request.metric_definitions]
-        steps = self._resume_metrics(name, regexes) if skip_lines else {}
-
-        def on_lines(lines: list[tuple[float, str]]) -> None:
-            points = _points(regexes, lines, steps)
-            with self.jobs.db.write():  # a batch's lines and their points: one transaction
-                self.jobs.append_logs(KIND, name, lines)
-                if points:
-                    self.experiments.log_metrics(trial_component_name(name), points)
-            if points:
-                for listener in self._listeners.get(name, []):
-                    for point in points:
-                        listener(point.metric_name, point.value, point.iteration_number or 0)
-
-        return runner.watch(
-            pid,
-            files,
-            runner.LogTail(files.log, skip_lines=skip_lines),
-            on_lines,
-            should_stop=lambda: self.jobs.stop_requested(KIND, name),
-            heartbeat=lambda: self.jobs.heartbeat(KIND, name, pid),
-            max_run_seconds=request.max_run,
-            started_at=started,
-            grace_seconds=self.settings.job_stop_grace_seconds,
-        )
-
-    def _finish(
-        self, request: CreateTrainingJob, root: ContainerRoot, outcome: runner.Outcome
-    ) -> None:
-        name = request.training_job_name
-        result: dict[str, Any] = {}
-        succeeded = outcome.exit_code == 0 and not (outcome.stopped or outcome.timed_out)
-        model_dir_used = _has_files(root.model)
-        uploading_at = None  # when the Uploading stage began, if not recorded yet
-        if succeeded or model_dir_used:
-            uploading_at = dt.datetime.now(dt.UTC)
-            if model_dir_used or _has_files(root.output_data):
-                # Packing takes a while: say so now. Empty folders pack at once, and the
-                # stage is recorded with the job's end, in one transaction.
-                self.jobs.transition(KIND, name, SecondaryStatus.UPLOADING, _UPLOADING)
-                uploading_at = None
-            result.update(self._upload(request, root))
-        outputs = {}
-        if "ModelArtifacts" in result:
-            model_uri = result["ModelArtifacts"]["S3ModelArtifacts"]
-            outputs["SageMaker.ModelArtifact"] = Artifact(
-                value=model_uri, media_type="application/x-tar"
-            )
-        status, secondary, reason = self._ending(request, root, outcome, succeeded)
-        tc_status = {
-            JobStatus.COMPLETED: PrimaryStatus.COMPLETED,
-            JobStatus.STOPPED: PrimaryStatus.STOPPED,
-        }.get(status, PrimaryStatus.FAILED)
-        earlier = (
-            [Stage(SecondaryStatus.UPLOADING, _UPLOADING, uploading_at)] if uploading_at else []
-        )
-        with self.jobs.db.write():  # the job and its trial component end together
-            result["FinalMetricDataList"] = self._final_metrics(name)
-            self.jobs.finish(KIND, name, status, reason, secondary, result, earlier)
-            self.experiments.update_trial_component(
-                trial_component_name(name),
-                status=TrialComponentStatus(primary_status=tc_status, message=reason),
-                end_time=dt.datetime.now(dt.UTC),
-                output_artifacts=outputs or None,
-            )
-
-    def _ending(
-        self,
-        request: CreateTrainingJob,
-        root: ContainerRoot,
-        outcome: runner.Outcome,
-        succeeded: bool,
-    ) -> tuple[JobStatus, SecondaryStatus, str | None]:
-        """How a job whose process has ended ends: its status, last stage and reason."""
-        if outcome.timed_out:
-            reason = f"the job ran longer than max_run={request.max_run} seconds and was stopped"
-            return JobStatus.STOPPED, SecondaryStatus.MAX_RUNTIME_EXCEEDED, reason
-        if outcome.stopped:
-            return JobStatus.STOPPED, SecondaryStatus.STOPPED, None
-        if succeeded:
-            return JobStatus.COMPLETED, SecondaryStatus.COMPLETED, None
-        reason = self._failure_reason(request.training_job_name, root, outcome)
-        return JobStatus.FAILED, SecondaryStatus.FAILED, reason
-
-    def _resume_metrics(self, name: str, regexes: list[tuple[str, re.Pattern]]) -> dict[str, int]:
-        """Steps per metric in the lines an earlier watcher stored, logging points it missed.
-
-        A watcher stores a batch's log lines, then its metric points; one that died between
-        the two left lines whose points are missing, and they are the last ones.
-        """
-        expected: dict[str, list[MetricPoint]] = {}
-        steps: dict[str, int] = {}
-        after = 0
-        while page := self.jobs.read_logs(KIND, name, after, 1000):
-            for point in _points(regexes, [(line.timestamp, line.message) for line in page], steps):
-                expected.setdefault(point.metric_name, []).append(point)
-            after = page[-1].line_number
-        component = self.experiments.get_trial_component(trial_component_name(name))
-        stored = {summary.metric_name: summary.count for summary in component.metrics}
-        missing = [p for metric, found in expected.items() for p in found[stored.get(metric, 0) :]]
-        if missing:
-            self.experiments.log_metrics(trial_component_name(name), missing)
-        return steps
-
-    def _upload(self, request: CreateTrainingJob, root: ContainerRoot) -> dict[str, Any]:
-        name = request.training_job_name
-        base = (request.output_path or self.artifacts.uri_for("training-jobs")).rstrip("/")
-        model_uri = f"{base}/{name}/output/model.tar.gz"
-        with self.artifacts.writing(model_uri) as stream:
-            root.pack_model(stream)
-        result: dict[str, Any] = {"ModelArtifacts": {"S3ModelArtifacts": model_uri}}
-        if root.has_output_data():
-            output_uri = f"{base}/{name}/output/output.tar.gz"
-            with self.artifacts.writing(output_uri) as stream:
-                root.pack_output_data(stream)
-            result["OutputDataUri"] = output_uri
-        return result
-
-    def _final_metrics(self, name: str) -> list[dict[str, Any]]:
-        # Every metric of the component: the log's and any the script logged with a Tracker.
-        return [
-            {
-                "MetricName": summary.metric_name,
-                "Value": summary.last,
-                "Timestamp": (summary.time_stamp or dt.datetime.now(dt.UTC)).isoformat(),
-            }
-            for summary in self.experiments.metric_summaries(trial_component_name(name))
-            if summary.last is not None
-        ]
-
-    def _failure_reason(self, name: str, root: ContainerRoot, outcome: runner.Outcome) -> str:
-        written = root.failure_reason()
-        if written:
-            return written
-        if outcome.exit_code is None:
-            return "AlgorithmError: the job's process ended without an exit code (killed?)"
-        last = [line.message for line in self._last_log_lines(name)]
-        tail = "\n".join(last)
-        return f"AlgorithmError: exit code {outcome.exit_code}\n{tail}"[:1024]
-
-    def _last_stored_line(self, name: str) -> int:
-        lines = self._last_log_lines(name)
-        return lines[-1].line_number if lines else 0
-
-    def _last_log_lines(self, name: str) -> list[LogLine]:
-        lines: list[LogLine] = []
-        after = 0
-        while True:
-            page = self.jobs.read_logs(KIND, name, after, 1000)
-            if not page:
-                return lines[-_LOG_TAIL:]
-            lines = (lines + page)[-_LOG_TAIL:]
-            after = page[-1].line_number
-
-    def _fail(self, name: str, reason: str) -> None:
-        try:
-            self.jobs.finish(KIND, name, JobStatus.FAILED, reason)
-            self.experiments.update_trial_component(
-                trial_component_name(name),
-                status=TrialComponentStatus(
-                    primary_status=PrimaryStatus.FAILED, message=reason[:1024]
-                ),
-                end_time=dt.datetime.now(dt.UTC),
-            )
-        except SlipwayError:
-            pass  # the job or its component is gone; nothing left to mark
-
-
-def _has_files(folder: Path) -> bool:
-    return folder.exists() and any(folder.iterdir())
-
-
-def _points(
-    regexes: list[tuple[str, re.Pattern]],
-    lines: list[tuple[float, str]],
-    steps: dict[str, int],
-) -> list[MetricPoint]:
-    """The metric points in log lines; ``steps`` counts each metric's points so far."""
-    points = []
-    for timestamp, line in lines:
-        for metric, regex in regexes:
-            found = regex.search(line)
-            if found is None:
-                continue
-            try:
-                value = float(found.group(1))
-            except (TypeError, ValueError):
-                continue
-            step = steps.get(metric, 0)
-            steps[metric] = step + 1
-            points.append(
-                MetricPoint(
-                    metric_name=metric, value=value, timestamp=timestamp, iteration_number=step
-                )
-            )
-    return points
 
 
 def _describe(job: Job) -> TrainingJob:

@@ -24,8 +24,7 @@ from slipway.registry.models import (
     ModelMetrics,
     ModelPackageContainer,
 )
-from slipway.training.models import TrainingJob
-from slipway.training.service import source_arn
+from slipway.training.models import TrainingJob, source_arn
 
 _STORAGE_SCHEMES = {"file", "local", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}
 

@@ -20,8 +20,7 @@ from optuna.trial import TrialState
 
 from slipway.errors import Conflict, NotFound, SlipwayError
 from slipway.jobs.models import JobKind, JobStatus
-from slipway.training.models import CreateTrainingJob, ExperimentConfig
-from slipway.training.service import trial_component_name
+from slipway.training.models import CreateTrainingJob, ExperimentConfig, trial_component_name
 from slipway.tuning.models import CreateTuningJob, EarlyStoppingType, Strategy
 from slipway.tuning.search import SearchSpace, create_study, finished_trial
 from slipway.tuning.service import KIND, summary

@@ -1,4 +1,4 @@
-"""Helpers the tests share: free ports, server subprocesses and throwaway databases."""
+"""Helpers the tests share: free ports, server subprocesses, throwaway databases and homes."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -126,3 +127,23 @@ def fresh_database(server_url: str) -> Iterator[str]:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@contextmanager
+def slipway_home(home: Path) -> Iterator[None]:
+    """Point this process's SDK at ``home`` (embedded, no other SLIPWAY_* set) for the block."""
+    from slipway.platform import reset
+    from slipway.settings import get_settings, reload_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name.startswith("SLIPWAY_")]:
+            patch.delenv(name)
+        patch.setenv("SLIPWAY_HOME", str(home))
+        reload_settings()
+        reset()
+        try:
+            yield
+        finally:
+            # Close the SQLite connections before another process opens the same file.
+            reset()
+            get_settings.cache_clear()

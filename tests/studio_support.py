@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from helpers import free_port, run_server_process
-from slipway.platform import reset
-from slipway.settings import get_settings, reload_settings
+from helpers import free_port, run_server_process, slipway_home
+from slipway.settings import get_settings
 
 SLIPWAY = str(Path(sys.executable).parent / "slipway")
 CHROMIUM = "/usr/bin/chromium"
@@ -35,23 +34,6 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "studio"
 needs_chromium = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing; run `make chromium`"
 )
-
-
-@contextmanager
-def slipway_home(home: Path) -> Iterator[None]:
-    """Point this process's SDK at ``home`` (embedded) for the block."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [name for name in os.environ if name.startswith("SLIPWAY_")]:
-            patch.delenv(name)
-        patch.setenv("SLIPWAY_HOME", str(home))
-        reload_settings()
-        reset()
-        try:
-            yield
-        finally:
-            # Close the SQLite connections before the server opens the same file.
-            reset()
-            get_settings.cache_clear()
 
 
 @dataclass

@@ -19,30 +19,11 @@ from typing import Any
 
 import pytest
 
-from helpers import free_port, run_server_process
+from helpers import free_port, run_server_process, slipway_home
 from slipway.experiments import Experiment, Tracker, TrialComponent
-from slipway.platform import reset
-from slipway.settings import get_settings, reload_settings
 
 SLIPWAY = str(Path(sys.executable).parent / "slipway")
 MODES = ["embedded", "remote"]
-
-
-@contextmanager
-def _slipway_home(home: Path) -> Iterator[None]:
-    """Point this process's SDK at ``home`` (embedded) for the block."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [name for name in os.environ if name.startswith("SLIPWAY_")]:
-            patch.delenv(name)
-        patch.setenv("SLIPWAY_HOME", str(home))
-        reload_settings()
-        reset()
-        try:
-            yield
-        finally:
-            # Close the SQLite connections before the CLI processes open the same file.
-            reset()
-            get_settings.cache_clear()
 
 
 def _run_trial(experiment: Experiment, name: str, parameters: dict, accuracy: list) -> None:
@@ -56,7 +37,7 @@ def _run_trial(experiment: Experiment, name: str, parameters: dict, accuracy: li
 
 
 def _seed(home: Path) -> None:
-    with _slipway_home(home):
+    with slipway_home(home):
         churn = Experiment.create("churn", description="Which customers leave [and why]")
         Experiment.create("empty-experiment")
         _run_trial(churn, "churn-lr", {"C": 0.5, "solver": "lbfgs"}, [0.80, 0.95])
@@ -183,7 +164,7 @@ def test_delete_refuses_an_experiment_with_trials_unless_forced(fresh_cli: Cli) 
 
 
 def test_listings_follow_next_token_up_to_max(fresh_cli: Cli) -> None:
-    with _slipway_home(fresh_cli.data_home):
+    with slipway_home(fresh_cli.data_home):
         for number in range(105):
             Experiment.create(f"bulk-{number:03d}")
 

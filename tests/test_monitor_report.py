@@ -1,11 +1,12 @@
 """The HTML report (by URL and from the CLI), per-feature metrics on /metrics, and the
-`slipway monitor` commands, against a real server."""
+`slipway monitor` commands, against a real server; and what the report's charts draw."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import re
 import stat
 
 import httpx
@@ -13,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor_support import HOUR, csv_captures, platform, table, write_capture
+from slipway.monitor import DatasetFormat, DefaultModelMonitor
 
-pytestmark = pytest.mark.postgres
 END = HOUR + dt.timedelta(hours=1)
 
 
@@ -34,6 +35,7 @@ def cli():
     return invoke
 
 
+@pytest.mark.postgres
 def test_report_metrics_and_cli_against_a_server(slipway_server, tmp_path, unique, cli):
     train = tmp_path / "train.csv"
     table(2000).to_csv(train, index=False)
@@ -118,7 +120,52 @@ def test_report_metrics_and_cli_against_a_server(slipway_server, tmp_path, uniqu
         assert opened.read_text().strip().endswith(f"{execution}.html")
 
 
+@pytest.mark.postgres
 def test_a_missing_report_is_a_404_with_the_reason(slipway_server):
     response = httpx.get(f"{slipway_server}/api/v1/monitoring-executions/nope/report")
     assert response.status_code == 404
     assert response.json()["error"] == "NotFound"
+
+
+def _figure(html: str, feature: str) -> dict[str, dict]:
+    """The traces, by name, of the figure the report draws for one feature."""
+    found = re.search(
+        rf'data-feature="{feature}">.*?var fig = (.*?); Plotly\.newPlot', html, re.DOTALL
+    )
+    assert found, f"no chart for {feature}"
+    return {trace["name"]: trace for trace in json.loads(found.group(1))["data"]}
+
+
+def test_a_shifted_feature_is_charted_whole_beyond_the_baseline_range(tmp_path, unique):
+    train, shifted = table(2000), table(400, seed=3, shift=30_000)
+    train.to_csv(tmp_path / "train.csv", index=False)
+    endpoint = f"ep-{unique}"
+    write_capture(tmp_path / "capture", endpoint, csv_captures(shifted))
+    with platform(tmp_path / "home"):
+        monitor = DefaultModelMonitor()
+        monitor.suggest_baseline(
+            str(tmp_path / "train.csv"), DatasetFormat.csv(), str(tmp_path / "baseline")
+        )
+        monitor.create_monitoring_schedule(
+            endpoint_input=endpoint,
+            output_s3_uri=str(tmp_path / "out"),
+            monitor_schedule_name=f"shift-{unique}",
+            data_capture_uri=str(tmp_path / "capture"),
+        )
+        execution = monitor.run_execution(HOUR, END, timeout=60).monitoring_execution_name
+        html = monitor.backend.read_execution_file(execution, "report.html").decode()
+    income = _figure(html, "income")
+    for trace in income.values():
+        assert sum(trace["y"]) == pytest.approx(1.0, abs=1e-6)
+    current = income["current"]
+    # Moving each value to its bin's centre moves the mean by at most half a bin.
+    mean = sum(x * y for x, y in zip(current["x"], current["y"], strict=True))
+    assert mean == pytest.approx(shifted["income"].mean(), abs=current["width"] / 2)
+    # The values above the baseline's largest: the bins wholly above it hold no more of
+    # them, the bins reaching above it no less.
+    top = train["income"].max()
+    beyond = (shifted["income"] > top).mean()
+    bins = list(zip(current["customdata"], current["y"], strict=True))
+    assert beyond > 0.1
+    assert sum(y for (low, _), y in bins if low >= top) <= beyond
+    assert sum(y for (_, high), y in bins if high > top) >= beyond

@@ -18,8 +18,8 @@ from monitor_support import HOUR, csv_captures, table, write_capture
 from slipway.monitor import DatasetFormat, DefaultModelMonitor
 from slipway.monitor import formats as f
 from slipway.monitor.baseline import profile_dataset, statistics_of
+from slipway.monitor.distributions import BINS, FeatureChart, feature_charts, shown
 from slipway.monitor.models import ExecutionStatus
-from slipway.studio.distributions import BINS, FeatureChart, feature_charts, shown
 from studio_support import Page, Studio, figure, needs_chromium, signed_in, studio_server
 
 pytestmark = needs_chromium

@@ -1,5 +1,6 @@
 """The HTML report of an execution: violations first, then each feature's baseline and
-current distributions side by side, drawn with plotly.js.
+current distributions on one chart (drawn by ``distributions``, as Studio's are) with
+plotly.js.
 
 The page loads ``plotly.min.js`` from beside itself (the REST route and ``slipway monitor
 report --open`` put the copy that ships in the plotly package there; no CDN). Without it
@@ -14,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import numpy as np
 
-from slipway.monitor import drift
+from slipway.monitor import distributions
 from slipway.monitor import formats as f
 from slipway.monitor.models import CreateMonitoringSchedule
 
-_TOP_CATEGORIES = 20
+_CHART_HEIGHT = 300
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("slipway.monitor", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
@@ -45,23 +45,20 @@ def render(
     distances: dict[str, float],
     message: str,
 ) -> str:
-    flagged: dict[str, list[f.Violation]] = {}
-    for violation in violations:
-        flagged.setdefault(violation.feature_name or "", []).append(violation)
-    names = [s.name for s in baseline.features] if baseline else []
-    names += [s.name for s in current.features if s.name not in names]
     features = []
-    for feature in names:
-        base = baseline.feature(feature) if baseline else None
-        now = current.feature(feature)
+    for chart in distributions.feature_charts(baseline, current, violations):
+        base = baseline.feature(chart.name) if baseline else None
+        now = current.feature(chart.name)
+        # The studio page sizes its charts with CSS; this page has none for them.
+        chart.figure["layout"]["height"] = _CHART_HEIGHT
         features.append(
             {
-                "name": feature,
+                "name": chart.name,
                 "type": (now or base).inferred_type,
-                "violations": flagged.get(feature, []),
-                "distance": distances.get(feature),
+                "violations": chart.violations,
+                "distance": distances.get(chart.name),
                 "rows": _summary(base, now),
-                "figure": _js(_figure(feature, base, now, bool(flagged.get(feature)))),
+                "figure": _js(chart.figure),
             }
         )
     return _env.get_template("report.html.j2").render(
@@ -140,85 +137,6 @@ def _summary(
     return [(key, pick(base, key), pick(now, key)) for key in keys]
 
 
-def _figure(
-    name: str, base: f.FeatureStatistics | None, now: f.FeatureStatistics | None, flagged: bool
-) -> dict[str, Any]:
-    traces = []
-    numeric = [s for s in (base, now) if s is not None and s.numerical_statistics is not None]
-    if base is not None and base.numerical_statistics is not None:
-        edges, base_share = _numeric_bins(base)
-        traces.append(_bar("baseline", _centres(edges), base_share, "#1f77b4"))
-        if now is not None and now.numerical_statistics is not None:
-            traces.append(_bar("current", _centres(edges), _share_on(now, edges), _red(flagged)))
-    elif numeric:
-        edges, share = _numeric_bins(numeric[0])
-        traces.append(_bar("current", _centres(edges), share, _red(flagged)))
-    else:
-        base_freq = _categories(base)
-        now_freq = _categories(now)
-        keys = sorted(
-            base_freq.keys() | now_freq.keys(),
-            key=lambda k: -(base_freq.get(k, 0) + now_freq.get(k, 0)),
-        )[:_TOP_CATEGORIES]
-        if base is not None:
-            traces.append(_bar("baseline", keys, [base_freq.get(k, 0) for k in keys], "#1f77b4"))
-        traces.append(_bar("current", keys, [now_freq.get(k, 0) for k in keys], _red(flagged)))
-    return {
-        "data": traces,
-        "layout": {
-            "title": {"text": name},
-            "barmode": "group",
-            "height": 300,
-            "margin": {"l": 40, "r": 10, "t": 40, "b": 40},
-            "yaxis": {"title": {"text": "share of values"}},
-        },
-    }
-
-
 def _js(value: Any) -> str:
     """JSON safe inside a <script> element (a feature may be named "</script>")."""
     return json.dumps(value).replace("</", "<\\/")
-
-
-def _red(flagged: bool) -> str:
-    return "#d62728" if flagged else "#ff7f0e"
-
-
-def _bar(label: str, x: list[Any], y: list[float], color: str) -> dict[str, Any]:
-    return {"type": "bar", "name": label, "x": x, "y": y, "marker": {"color": color}}
-
-
-def _numeric_bins(stats: f.FeatureStatistics) -> tuple[np.ndarray, list[float]]:
-    numeric = stats.numerical_statistics
-    kll = numeric.distribution.kll if numeric and numeric.distribution else None
-    if kll is None or not kll.buckets:
-        return np.array([numeric.min, numeric.max]), [1.0]
-    edges = np.array([b.lower_bound for b in kll.buckets] + [kll.buckets[-1].upper_bound])
-    total = sum(b.count for b in kll.buckets) or 1.0
-    return edges, [b.count / total for b in kll.buckets]
-
-
-def _share_on(stats: f.FeatureStatistics, edges: np.ndarray) -> list[float]:
-    numeric = stats.numerical_statistics
-    kll = numeric.distribution.kll if numeric and numeric.distribution else None
-    if kll is None or not kll.sketch.data:
-        return [0.0] * (len(edges) - 1)
-    weighted = drift.Weighted.of_levels(kll.sketch.data)
-    if weighted.empty:
-        return [0.0] * (len(edges) - 1)
-    cdf = weighted.cdf(edges)
-    cdf[0] = 0.0 if numeric.min >= edges[0] else cdf[0]
-    return [float(cdf[i + 1] - cdf[i]) for i in range(len(edges) - 1)]
-
-
-def _centres(edges: np.ndarray) -> list[float]:
-    return [float((edges[i] + edges[i + 1]) / 2) for i in range(len(edges) - 1)]
-
-
-def _categories(stats: f.FeatureStatistics | None) -> dict[str, float]:
-    if stats is None or stats.string_statistics is None:
-        return {}
-    strings = stats.string_statistics
-    distribution = strings.distribution.categorical if strings.distribution else None
-    present = strings.common.num_present or 1
-    return {b.value: b.count / present for b in (distribution.buckets if distribution else [])}

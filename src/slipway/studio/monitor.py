@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from slipway.errors import NotFound, SlipwayError
 from slipway.jobs.models import JobKind
 from slipway.monitor import formats as f
+from slipway.monitor.distributions import FeatureChart, feature_charts, shown
 from slipway.monitor.models import (
     CreateMonitoringSchedule,
     ExecutionStatus,
@@ -24,7 +25,6 @@ from slipway.monitor.models import (
     ScheduleStatus,
 )
 from slipway.studio.common import PAGE_SIZE, error_page, render, services
-from slipway.studio.distributions import FeatureChart, feature_charts, shown
 
 router = APIRouter(include_in_schema=False)
 

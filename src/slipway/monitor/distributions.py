@@ -1,4 +1,5 @@
-"""Per-feature baseline-vs-current distribution charts of a monitoring execution.
+"""Per-feature baseline-vs-current distribution charts (plotly figures) of a monitoring
+execution: the one rule for the execution's HTML report and Studio's execution page.
 
 Both sides of a numeric feature are re-binned onto one set of edges spanning both
 ranges, from each side's KLL sketch (the sketch levels of a statistics.json are enough

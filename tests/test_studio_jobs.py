@@ -67,6 +67,9 @@ TUNING_JOB = "tune-score"
 # A training job row whose spec is not a whole training request: the page still shows it.
 OLD_FORMAT_JOB = "imported-job"
 TRIALS = 4
+# More log lines than a page shows: the page shows the last ones.
+LONG_LOG_JOB = "chatty-job"
+LONG_LOG_LINES = 10_005
 
 
 def _seed() -> None:
@@ -74,6 +77,12 @@ def _seed() -> None:
     jobs = services(get_settings()).jobs
     jobs.create_job(JobKind.TRAINING, OLD_FORMAT_JOB, spec={"entry_point": "train.py"})
     jobs.finish(JobKind.TRAINING, OLD_FORMAT_JOB, JobStatus.COMPLETED)
+    jobs.create_job(JobKind.TRAINING, LONG_LOG_JOB, spec={"entry_point": "train.py"})
+    now = time.time()
+    jobs.append_logs(
+        JobKind.TRAINING, LONG_LOG_JOB, [(now, f"line {i}") for i in range(1, LONG_LOG_LINES + 1)]
+    )
+    jobs.finish(JobKind.TRAINING, LONG_LOG_JOB, JobStatus.COMPLETED)
     for kind, name in OTHER_KINDS.items():
         jobs.create_job(kind, name, spec={"Name": name})
         jobs.transition(kind, name, SecondaryStatus.PENDING, "queued")
@@ -358,3 +367,11 @@ def test_a_missing_job_is_a_404_page_naming_it_and_a_bad_kind_a_422_page(
     assert bad_filter.status == 422
     assert bad_status.status == 422 and "Sleeping" in bad_status_text
     assert stream.status == 404
+
+
+def test_a_long_log_shows_its_last_lines_and_says_where_the_rest_is(page: Page) -> None:
+    tab = page.open(f"/jobs/TrainingJob/{LONG_LOG_JOB}", "job-long-log")
+    shown = tab.inner_text("#logs").splitlines()
+    assert len(shown) == 10_000
+    assert shown[0] == "line 6" and shown[-1] == f"line {LONG_LOG_LINES}"
+    assert "the first 5 are in" in tab.inner_text("#logs-cut")

@@ -197,6 +197,19 @@ class JobService:
             rows = conn.execute(_CHILDREN, params)
             return {row.name: ChildState(JobStatus(row.status), row.result or {}) for row in rows}
 
+    def child_status_counts(
+        self, kind: JobKind, parent: tuple[JobKind, str]
+    ) -> dict[JobStatus, int]:
+        """How many of a parent's child jobs are in each status, in one query."""
+        with self.db.read() as conn:
+            parent_id = self._id(conn, *parent)
+            rows = conn.execute(
+                sa.select(t.jobs.c.status, sa.func.count())
+                .where(t.jobs.c.kind == kind.value, t.jobs.c.parent_id == parent_id)
+                .group_by(t.jobs.c.status)
+            )
+            return {JobStatus(status): count for status, count in rows}
+
     # --- life cycle ---------------------------------------------------------------------
 
     def transition(
@@ -382,6 +395,23 @@ class JobService:
             return [
                 LogLine(line_number=r.line_number, timestamp=r.timestamp, message=r.message)
                 for r in rows
+            ]
+
+    def tail_logs(self, kind: JobKind, name: str, limit: int = 1000) -> list[LogLine]:
+        """The last ``limit`` log lines, in order: the end is what people look at first."""
+        if not 1 <= limit <= 10_000:
+            raise ValidationError(f"limit {limit} is out of range; use 1 to 10000")
+        with self.db.read() as conn:
+            job_id = self._id(conn, kind, name)
+            rows = conn.execute(
+                sa.select(t.job_logs)
+                .where(t.job_logs.c.job_id == job_id)
+                .order_by(t.job_logs.c.line_number.desc())
+                .limit(limit)
+            )
+            return [
+                LogLine(line_number=r.line_number, timestamp=r.timestamp, message=r.message)
+                for r in reversed(list(rows))
             ]
 
     # --- internals ----------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -97,7 +96,7 @@ def job(request: Request, kind: str, name: str) -> Response:
     try:
         chosen = job_kind(kind)
         entity = platform.jobs.get_job(chosen, name)
-        logs = platform.jobs.read_logs(chosen, name, limit=PAGE_LOG_LINES)
+        logs = platform.jobs.tail_logs(chosen, name, limit=PAGE_LOG_LINES)
         details = _details(platform, entity)
     except SlipwayError as error:
         return error_page(request, error)
@@ -178,8 +177,8 @@ def _poll(
     job = svc.get_job(kind, name)
     state: dict[str, Any] = {"status": job.status.value, "secondary": job.secondary_status.value}
     if kind in CHILD_KIND:  # a parent's page changes when one of its jobs does
-        children = svc.list_jobs(CHILD_KIND[kind], parent=(kind, name), max_results=1000)
-        state["children"] = dict(Counter(child.status.value for child in children.items))
+        counts = svc.child_status_counts(CHILD_KIND[kind], (kind, name))
+        state["children"] = {status.value: count for status, count in counts.items()}
     return job, state, svc.read_logs(kind, name, cursor, LOG_BATCH)
 
 

@@ -9,15 +9,6 @@ function showStatus(state) {
   document.getElementById("secondary-status").textContent = state.secondary;
 }
 
-// Draws the charts a refresh brought in (studio.js draws those of the first load).
-function drawNewCharts() {
-  for (const element of document.querySelectorAll(".chart[data-figure]:not([data-rendered])")) {
-    const figure = JSON.parse(element.dataset.figure);
-    Plotly.newPlot(element, figure.data, figure.layout, { responsive: true, displaylogo: false })
-      .then(() => { element.dataset.rendered = "true"; });
-  }
-}
-
 // The parts of the page marked data-refresh (history, metrics, leaderboard) are
 // re-rendered by the server when the job's state changes. Refreshes run one after the
 // other; a refresh asked for while one waits to start is that one.
@@ -33,7 +24,7 @@ async function refreshParts() {
       element.replaceWith(document.adoptNode(replacement));
     }
   }
-  drawNewCharts();
+  window.drawCharts();
 }
 let refreshes = Promise.resolve();
 let waiting = false;

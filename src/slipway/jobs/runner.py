@@ -19,11 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # `"$@"` runs the job's command; the wrapper records its exit code where a watcher
-# that is not the parent process can read it. `exec` keeps the process tree flat.
-_WRAPPER = (
-    '"$@" > "$SLIPWAY_JOB_LOG" 2>&1; echo $? > "$SLIPWAY_JOB_EXIT.tmp"; '
-    'mv "$SLIPWAY_JOB_EXIT.tmp" "$SLIPWAY_JOB_EXIT"'
-)
+# that is not the parent process can read it. `echo` writes "<code>\n" in one write, so a
+# reader that sees the newline has all of it; no rename (an `mv` process per job) needed.
+_WRAPPER = '"$@" > "$SLIPWAY_JOB_LOG" 2>&1; echo $? > "$SLIPWAY_JOB_EXIT"'
 _POLL_SECONDS = 0.05
 # Short jobs (a tuning job's trivial trials) end within a second or two: poll them fast,
 # so the end of a job is seen within milliseconds, then settle to the slower pace.
@@ -47,6 +45,14 @@ class JobFiles:
     @property
     def exit_code(self) -> Path:
         return self.folder / "exit-code"
+
+    def written_exit_code(self) -> int | None:
+        """The exit code once the wrapper has written it whole, else None."""
+        try:
+            text = self.exit_code.read_text()
+        except FileNotFoundError:
+            return None
+        return int(text) if text.endswith("\n") else None
 
 
 def launch(argv: list[str], env: dict[str, str], cwd: Path, files: JobFiles) -> int:
@@ -174,16 +180,15 @@ def watch(
     while True:
         now = time.time()
         # The wrapper writes the exit code after the log is complete: read the rest then.
-        if files.exit_code.exists():
-            last = [(now, line) for line in tail.rest()]
-            code = int(files.exit_code.read_text().strip() or "1")
-            return Outcome(code, stopped, timed_out, last)
+        code = files.written_exit_code()
+        if code is not None:
+            return Outcome(code, stopped, timed_out, [(now, line) for line in tail.rest()])
         lines = tail.read()
         if lines:
             on_lines([(now, line) for line in lines])
         if not alive(pid):
             time.sleep(_POLL_SECONDS)  # the wrapper may be writing the exit code right now
-            if files.exit_code.exists():
+            if files.written_exit_code() is not None:
                 continue
             return Outcome(None, stopped, timed_out, [(time.time(), ln) for ln in tail.rest()])
         if now - last_beat >= 2.0:

@@ -12,8 +12,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from slipway.settings import Settings, get_settings
-from slipway.store.artifacts import ArtifactStore
-from slipway.store.db import Database, open_database
 
 if TYPE_CHECKING:
     from slipway.artifacts.service import ArtifactService
@@ -29,6 +27,7 @@ if TYPE_CHECKING:
     from slipway.registry.service import RegistryService
     from slipway.serving.client import RemoteServing
     from slipway.serving.service import ServingService
+    from slipway.store.db import Database
     from slipway.training.client import RemoteTraining
     from slipway.training.service import TrainingService
     from slipway.transform.client import RemoteTransform
@@ -45,12 +44,16 @@ class Services:
     """
 
     def __init__(self, settings: Settings) -> None:
+        # Imported here: a CLI command in remote mode (or --help) needs no database.
+        from slipway.store.db import open_database
+
         self.settings = settings
         self.database: Database = open_database(settings.resolved_database_url)
 
     @functools.cached_property
     def artifacts(self) -> ArtifactService:
         from slipway.artifacts.service import ArtifactService
+        from slipway.store.artifacts import ArtifactStore
 
         return ArtifactService(self.database, ArtifactStore(self.settings.resolved_artifact_uri))
 

@@ -24,7 +24,6 @@ from slipway.monitor.models import (
     StartExecution,
     SuggestBaseline,
 )
-from slipway.monitor.report import plotly_js
 from slipway.monitor.sdk import monitor_backend
 
 monitor_app = typer.Typer(
@@ -228,6 +227,8 @@ def report(
     target = output or Path(tempfile.mkdtemp(prefix="slipway-report-")) / f"{execution}.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(html)
+    from slipway.monitor.report import plotly_js  # numpy and plotly: only for this command
+
     shutil.copyfile(plotly_js(), target.parent / "plotly.min.js")
     typer.echo(str(target))
     if open_it:

@@ -21,11 +21,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from slipway.sql.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TIMEOUT
 from slipway.sql.duck import ModelFunction, register_spec
 from slipway.sql.errors import SqlError
 from slipway.sql.scorers import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_TIMEOUT,
     build_scorer,
     is_endpoint_name,
     transport,

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from slipway.sql.scorers import DEFAULT_BATCH_SIZE, DEFAULT_TIMEOUT
+from slipway.sql.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TIMEOUT
 
 _TABLE_ROWS = 1000  # beyond this a table is no way to read a result: CSV is
 

@@ -25,16 +25,19 @@ import duckdb
 import pyarrow as pa
 
 from slipway.errors import SlipwayError
+from slipway.sql.defaults import DEFAULT_BATCH_SIZE, DEFAULT_TIMEOUT
 from slipway.sql.errors import SqlError
 from slipway.sql.rows import Rows
 from slipway.sql.scorers import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_TIMEOUT,
     Scorer,
     build_scorer,
     transport,
 )
-from slipway.sql.spec import FunctionSpec, check_name, parse_params
+from slipway.sql.spec import (
+    FunctionSpec,
+    check_name,
+    parse_params,
+)
 from slipway.sql.types import SqlType, parse_type, to_result
 
 

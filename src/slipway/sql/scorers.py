@@ -25,8 +25,6 @@ from slipway.sql.errors import SqlError
 from slipway.sql.rows import Rows
 from slipway.sql.spec import FunctionSpec
 
-DEFAULT_BATCH_SIZE = 1000
-DEFAULT_TIMEOUT = 60.0
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*")
 _PACKAGE_ARN = "arn:slipway:model-package/"
 _SERVING = ("InService", "Updating")

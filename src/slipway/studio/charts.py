@@ -6,9 +6,10 @@ JSON that plotly.js reads, and building graph objects costs far more than the da
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from slipway.experiments.models import MetricPoint
 
@@ -18,32 +19,43 @@ CHART_TYPES = ("ConfusionMatrix", "ROCCurve", "PrecisionRecallCurve")
 
 
 def lttb(points: Sequence[tuple[float, float]], threshold: int) -> list[tuple[float, float]]:
-    """Largest-Triangle-Three-Buckets: ``threshold`` points that keep a curve's shape.
+    """Largest-Triangle-Three-Buckets: ``threshold`` points that keep a curve's shape."""
+    if threshold >= len(points) or threshold < 3:
+        return list(points)
+    xy = np.asarray(points, dtype=float)
+    kept = _lttb_indices(xy[:, 0], xy[:, 1], threshold)
+    return list(zip(xy[kept, 0].tolist(), xy[kept, 1].tolist(), strict=True))
+
+
+def _lttb_indices(x: np.ndarray, y: np.ndarray, threshold: int) -> np.ndarray:
+    """The positions LTTB keeps, for ``3 <= threshold < len(x)``.
 
     Keeps the first and last point; from each bucket in between it keeps the point that
     makes the largest triangle with the point kept before it and the next bucket's mean.
+    Only the choice inside a bucket depends on the previous one, so the bucket means are
+    computed at once and the loop does one vector operation per bucket.
     """
-    if threshold >= len(points) or threshold < 3:
-        return list(points)
-    kept = [points[0]]
-    size = (len(points) - 2) / (threshold - 2)
-    previous = points[0]
+    n = len(x)
+    size = (n - 2) / (threshold - 2)
+    # Bucket b spans edges[b]:edges[b + 1]; the last "next bucket" is the last point.
+    edges = np.minimum((np.arange(threshold) * size).astype(np.int64) + 1, n)
+    sum_x = np.concatenate(([0.0], np.cumsum(x)))
+    sum_y = np.concatenate(([0.0], np.cumsum(y)))
+    starts, ends = edges[1:-1], edges[2:]
+    mean_x = (sum_x[ends] - sum_x[starts]) / (ends - starts)
+    mean_y = (sum_y[ends] - sum_y[starts]) / (ends - starts)
+    kept = np.empty(threshold, dtype=np.int64)
+    kept[0], kept[-1] = 0, n - 1
+    previous = 0
     for bucket in range(threshold - 2):
-        start = int(bucket * size) + 1
-        end = int((bucket + 1) * size) + 1
-        following = points[end : min(int((bucket + 2) * size) + 1, len(points))] or [points[-1]]
-        mean_x = sum(p[0] for p in following) / len(following)
-        mean_y = sum(p[1] for p in following) / len(following)
-        best = max(
-            points[start:end],
-            key=lambda p: abs(
-                (previous[0] - mean_x) * (p[1] - previous[1])
-                - (previous[0] - p[0]) * (mean_y - previous[1])
-            ),
+        start, end = edges[bucket], edges[bucket + 1]
+        px, py = x[previous], y[previous]
+        area = np.abs(
+            (px - mean_x[bucket]) * (y[start:end] - py)
+            - (px - x[start:end]) * (mean_y[bucket] - py)
         )
-        kept.append(best)
-        previous = best
-    kept.append(points[-1])
+        previous = start + int(area.argmax())
+        kept[bucket + 1] = previous
     return kept
 
 
@@ -61,20 +73,26 @@ def metric_curves(metric: str, series: dict[str, list[MetricPoint]]) -> dict[str
     """One line per component: the metric over steps (over time when it has no steps)."""
     traces = []
     for name, points in series.items():
-        xy = [
-            (float(p.iteration_number if p.iteration_number is not None else p.timestamp), p.value)
-            for p in points
-            if math.isfinite(p.value)
-        ]
-        xy.sort(key=lambda pair: pair[0])
-        xy = lttb(xy, MAX_POINTS)
+        x = np.fromiter(
+            (p.iteration_number if p.iteration_number is not None else p.timestamp for p in points),
+            dtype=float,
+            count=len(points),
+        )
+        y = np.fromiter((p.value for p in points), dtype=float, count=len(points))
+        finite = np.isfinite(y)
+        x, y = x[finite], y[finite]
+        order = np.argsort(x, kind="stable")
+        x, y = x[order], y[order]
+        if len(x) > MAX_POINTS:
+            kept = _lttb_indices(x, y, MAX_POINTS)
+            x, y = x[kept], y[kept]
         traces.append(
             {
                 "type": "scatter",
-                "mode": "lines+markers" if len(xy) < 50 else "lines",
+                "mode": "lines+markers" if len(x) < 50 else "lines",
                 "name": name,
-                "x": [x for x, _ in xy],
-                "y": [y for _, y in xy],
+                "x": x.tolist(),
+                "y": y.tolist(),
             }
         )
     return {"data": traces, "layout": _layout(metric, "step", metric)}
@@ -95,6 +113,39 @@ def parameter_scatter(
         "marker": {"size": 10},
     }
     return {"data": [trace], "layout": _layout(f"{metric} by {parameter}", parameter, metric)}
+
+
+def parallel_coordinates(
+    metric: str, axes: dict[str, list[float]], metric_values: list[float]
+) -> dict[str, Any]:
+    """One line per component across its parameters' axes, ending at the metric's axis."""
+    dimensions = [{"label": name, "values": values} for name, values in axes.items()]
+    dimensions.append({"label": metric, "values": metric_values})
+    trace = {
+        "type": "parcoords",
+        "line": {"color": metric_values, "colorscale": "Viridis", "showscale": True},
+        "dimensions": dimensions,
+    }
+    layout = {
+        "title": {"text": f"{metric} across parameters"},
+        "margin": {"t": 80, "l": 64, "r": 96},
+    }
+    return {"data": [trace], "layout": layout}
+
+
+def histogram(column: str, values: np.ndarray, bins: int = 30) -> dict[str, Any]:
+    """Counts of a numeric column's finite values in equal-width bins, as bars."""
+    finite = values[np.isfinite(values)]
+    counts, edges = np.histogram(finite, bins=max(1, min(bins, len(np.unique(finite)))))
+    trace = {
+        "type": "bar",
+        "name": column,
+        "x": ((edges[:-1] + edges[1:]) / 2).tolist(),
+        "y": counts.tolist(),
+        "width": np.diff(edges).tolist(),
+    }
+    layout = _layout(column, column, "rows", bargap=0.02)
+    return {"data": [trace], "layout": layout}
 
 
 def from_document(document: dict[str, Any]) -> dict[str, Any] | None:

@@ -5,40 +5,107 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pydantic
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from slipway.errors import SlipwayError
+from slipway.errors import NotFound, SlipwayError, ValidationError
 from slipway.experiments.expressions import Filter, Operator, SearchExpression
-from slipway.experiments.models import SortOrder, TrialComponent
-from slipway.studio import charts
+from slipway.experiments.models import Page, SortOrder, TrialComponent
+from slipway.jobs.models import JobKind
+from slipway.studio import charts, data
 from slipway.studio.common import PAGE_SIZE, error_page, render, services
 
 MAX_COMPARED = 20
 # Chart documents bigger than this are listed but not drawn.
 MAX_CHART_BYTES = 5 * 1024 * 1024
+# Columns of each kind (parameters, metrics) an experiment's table shows until the user
+# chooses: enough to tell runs apart, few enough to fit the screen.
+DEFAULT_COLUMNS = 5
+PREVIEW_ROWS = 10
+LOGGED_TABLE_ROWS = 100
+EXPRESSION_EXAMPLE = (
+    '{"Filters": [{"Name": "Metrics.accuracy.Last", "Operator": "GreaterThan", "Value": "0.8"}]}'
+)
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/experiments")
-def experiments(request: Request, q: str = "", token: str | None = None) -> Response:
-    expression = None
-    if q.strip():
-        name_filter = Filter(name="ExperimentName", operator=Operator.CONTAINS, value=q.strip())
-        expression = SearchExpression(filters=[name_filter])
+def _typed_expression(text: str) -> SearchExpression | None:
+    """The expression typed in a page's search box: the search API's SearchExpression."""
+    if not text.strip():
+        return None
     try:
-        page = services(request).experiments.search(
-            "Experiment", expression, "CreationTime", SortOrder.DESCENDING, PAGE_SIZE, token
+        return SearchExpression.model_validate_json(text)
+    except pydantic.ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, p['loc'])) or 'expression'}: {p['msg']}"
+            for p in error.errors()[:3]
         )
-    except SlipwayError as error:
-        return error_page(request, error)
-    return render(request, "experiments.html", title="Experiments", page=page, q=q)
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ValidationError(
+            f"search expression {shown!r} is not valid ({problems}); write it as the search "
+            f"API's SearchExpression, for example {EXPRESSION_EXAMPLE}"
+        ) from None
+
+
+def _combined(filters: list[Filter], typed: str) -> SearchExpression | None:
+    """The page's own filters ANDed with the expression the user typed."""
+    expression = _typed_expression(typed)
+    if not filters:
+        return expression
+    return SearchExpression(filters=filters, sub_expressions=[expression] if expression else [])
+
+
+def _name_contains(prop: str, text: str) -> list[Filter]:
+    if not text.strip():
+        return []
+    return [Filter(name=prop, operator=Operator.CONTAINS, value=text.strip())]
+
+
+@router.get("/experiments")
+def experiments(
+    request: Request, q: str = "", expression: str = "", token: str | None = None
+) -> Response:
+    status, error, page = 200, None, Page[Any](items=[])
+    try:
+        search = _combined(_name_contains("ExperimentName", q), expression)
+        page = services(request).experiments.search(
+            "Experiment", search, "CreationTime", SortOrder.DESCENDING, PAGE_SIZE, token
+        )
+    except SlipwayError as problem:
+        # A bad filter is the user's typing: answer on the same page, with the form.
+        status, error = 400, problem.message
+    return render(
+        request,
+        "experiments.html",
+        status,
+        title="Experiments",
+        page=page,
+        q=q,
+        expression=expression,
+        example=EXPRESSION_EXAMPLE,
+        error=error,
+    )
 
 
 def _columns(components: list[TrialComponent]) -> tuple[list[str], list[str]]:
     parameters = sorted({name for tc in components for name in tc.parameters})
     metrics = sorted({m.metric_name for tc in components for m in tc.metrics})
+    return parameters, metrics
+
+
+def _chosen(columns: list[str]) -> tuple[list[str], list[str]]:
+    """The parameter and metric names of ``column`` values such as Parameters.lr."""
+    parameters, metrics = [], []
+    for column in dict.fromkeys(columns):
+        kind, _, name = column.partition(".")
+        if kind not in ("Parameters", "Metrics") or not name:
+            raise ValidationError(
+                f"column {column!r} is not Parameters.<name> or Metrics.<name>; "
+                "choose columns in the Columns form"
+            )
+        (parameters if kind == "Parameters" else metrics).append(name)
     return parameters, metrics
 
 
@@ -49,32 +116,43 @@ def experiment(
     sort_by: str = "CreationTime",
     sort_order: SortOrder = SortOrder.DESCENDING,
     token: str | None = None,
+    q: str = "",
+    expression: str = "",
+    column: list[str] = Query(default=[]),
 ) -> Response:
     svc = services(request).experiments
-    in_experiment = Filter(name="Parents.ExperimentName", value=name)
     try:
         entity = svc.get_experiment(name)
-        page = svc.search(
-            "TrialComponent",
-            SearchExpression(filters=[in_experiment]),
-            sort_by,
-            sort_order,
-            PAGE_SIZE,
-            token,
-        )
     except SlipwayError as error:
         return error_page(request, error)
+    status, error, page = 200, None, Page[Any](items=[])
+    chosen_parameters, chosen_metrics = [], []
+    try:
+        chosen_parameters, chosen_metrics = _chosen(column)
+        in_experiment = Filter(name="Parents.ExperimentName", value=name)
+        search = _combined([in_experiment, *_name_contains("DisplayName", q)], expression)
+        page = svc.search("TrialComponent", search, sort_by, sort_order, PAGE_SIZE, token)
+    except SlipwayError as problem:
+        status, error = 400, problem.message
     parameters, metrics = _columns(page.items)
     return render(
         request,
         "experiment.html",
+        status,
         title=entity.display_name,
         experiment=entity,
         page=page,
-        parameters=parameters,
-        metrics=metrics,
+        # Offered: what this page's rows have, and what was chosen even if no row has it.
+        parameters=sorted({*parameters, *chosen_parameters}),
+        metrics=sorted({*metrics, *chosen_metrics}),
+        shown_parameters=chosen_parameters or parameters[:DEFAULT_COLUMNS],
+        shown_metrics=chosen_metrics or metrics[:DEFAULT_COLUMNS],
         sort_by=sort_by,
         sort_order=sort_order.value,
+        q=q,
+        expression=expression,
+        example=EXPRESSION_EXAMPLE,
+        error=error,
     )
 
 
@@ -83,12 +161,32 @@ def _is_number(tc: TrialComponent, parameter: str) -> bool:
     return value is None or value.number_value is not None
 
 
+def _last(tc: TrialComponent, metric: str) -> float | None:
+    summary = next((m for m in tc.metrics if m.metric_name == metric), None)
+    return summary.last if summary is not None else None
+
+
+def _parallel_coordinates(
+    entities: list[TrialComponent], metric: str, axes: list[str]
+) -> dict[str, Any] | None:
+    """Components that logged the metric, over the axes every one of them has a value on."""
+    rows = [tc for tc in entities if _last(tc, metric) is not None]
+    axes = [a for a in axes if all(a in tc.parameters for tc in rows)]
+    if not rows or not axes:
+        return None
+    values = {a: [tc.parameters[a].number_value for tc in rows] for a in axes}
+    return charts.parallel_coordinates(
+        f"{metric} (last)", values, [_last(tc, metric) for tc in rows]
+    )
+
+
 @router.get("/compare")
 def compare(
     request: Request,
     components: list[str] = Query(default=[]),
     metric: str | None = None,
     parameter: str | None = None,
+    axis: list[str] = Query(default=[]),
     experiment: str | None = None,
 ) -> Response:
     svc = services(request).experiments
@@ -102,15 +200,18 @@ def compare(
         return error_page(request, error)
     numeric = [p for p in parameters if all(_is_number(tc, p) for tc in entities)]
     parameter = parameter if parameter in parameters else (numeric or parameters or [None])[0]
+    axes = [a for a in axis if a in numeric] or numeric
     curves = charts.metric_curves(metric, series) if metric else None
-    scatter = None
+    scatter = parallel = None
     if metric and parameter:
-        points = {}
-        for tc in entities:
-            summary = next((m for m in tc.metrics if m.metric_name == metric), None)
-            if parameter in tc.parameters and summary is not None and summary.last is not None:
-                points[tc.trial_component_name] = (tc.parameters[parameter].value, summary.last)
+        points = {
+            tc.trial_component_name: (tc.parameters[parameter].value, last)
+            for tc in entities
+            if parameter in tc.parameters and (last := _last(tc, metric)) is not None
+        }
         scatter = charts.parameter_scatter(parameter, f"{metric} (last)", points)
+    if metric:
+        parallel = _parallel_coordinates(entities, metric, axes)
     return render(
         request,
         "compare.html",
@@ -121,20 +222,42 @@ def compare(
         metric=metric,
         parameters=parameters,
         parameter=parameter,
+        numeric=numeric,
+        axes=axes,
         experiment=experiment,
         curves=curves,
         scatter=scatter,
+        parallel=parallel,
     )
 
 
-def _chart_of(svc: Any, uri: str) -> dict[str, Any] | None:
+def _document_of(svc: Any, uri: str) -> dict[str, Any] | None:
+    """A JSON artifact's document, unless it is too big to draw or not a JSON object."""
     try:
         if svc.artifact_record(uri).size > MAX_CHART_BYTES:
             return None
         document = json.loads(b"".join(svc.open_artifact(uri)))
-        return charts.from_document(document) if isinstance(document, dict) else None
-    except (SlipwayError, ValueError, KeyError, TypeError):
+    except (SlipwayError, ValueError):
         return None
+    return document if isinstance(document, dict) else None
+
+
+def _figure_of(document: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        return charts.from_document(document)
+    except (KeyError, TypeError, ValueError):  # a chart document with fields missing
+        return None
+
+
+def _logged_table(document: dict[str, Any]) -> tuple[list[str], list[tuple]] | None:
+    """Columns and first rows of a tracker's ``log_table`` document, else None."""
+    columns = document.get("data")
+    if document.get("type") != "Table" or not isinstance(columns, dict):
+        return None
+    if not all(isinstance(values, list) for values in columns.values()):
+        return None
+    rows = list(zip(*columns.values(), strict=False))[:LOGGED_TABLE_ROWS]
+    return list(columns), rows
 
 
 def _downloadable(svc: Any, uri: str) -> bool:
@@ -143,6 +266,34 @@ def _downloadable(svc: Any, uri: str) -> bool:
     except SlipwayError:
         return False
     return True
+
+
+def _producing_job(request: Request, tc: TrialComponent) -> tuple[str, str] | None:
+    """(kind, name) of the job whose trial component this is, when that job exists.
+
+    Jobs record themselves as the component's source: type ``SageMaker<Kind>`` and an
+    ARN that ends in ``/<job name>``.
+    """
+    if tc.source is None or not tc.source.source_type or "/" not in tc.source.source_arn:
+        return None
+    try:
+        kind = JobKind(tc.source.source_type.removeprefix("SageMaker"))
+    except ValueError:
+        return None
+    job_name = tc.source.source_arn.rsplit("/", 1)[1]
+    try:
+        services(request).jobs.get_job(kind, job_name)
+    except NotFound:
+        return None
+    return kind.value, job_name
+
+
+def _table_preview(svc: Any, uri: str) -> tuple[Any, str | None]:
+    """The first rows of a table artifact, or why they cannot be shown."""
+    try:
+        return data.read_table(svc, uri, PREVIEW_ROWS).frame, None
+    except SlipwayError as error:
+        return None, error.message
 
 
 @router.get("/components/{name}")
@@ -157,17 +308,31 @@ def component(request: Request, name: str) -> Response:
         for direction, group in (("input", tc.input_artifacts), ("output", tc.output_artifacts))
         for artifact_name, artifact in group.items()
     ]
-    figures = []
+    figures, tables, images, logged = [], [], [], []
     for _, artifact_name, artifact, stored in artifacts:
-        if stored and artifact.media_type == "application/json":
-            figure = _chart_of(svc, artifact.value)
-            if figure is not None:
+        if not stored:
+            continue
+        kind = data.artifact_kind(artifact)
+        if kind == "table":
+            tables.append((artifact_name, artifact.value, *_table_preview(svc, artifact.value)))
+        elif kind == "image":
+            images.append((artifact_name, artifact.value))
+        elif artifact.media_type == "application/json":
+            document = _document_of(svc, artifact.value) or {}
+            if (table := _logged_table(document)) is not None:
+                logged.append((artifact_name, *table))
+            elif (figure := _figure_of(document)) is not None:
                 figures.append((artifact_name, figure))
     return render(
         request,
         "component.html",
         title=tc.display_name,
         tc=tc,
+        job=_producing_job(request, tc),
         artifacts=artifacts,
+        tables=tables,
+        table_uris={uri for _, uri, _, _ in tables},
+        images=images,
         figures=figures,
+        logged=logged,
     )

@@ -21,8 +21,10 @@ import httpx
 import pytest
 
 from helpers import free_port, run_server_process
+from serving_support import IRIS_ROW, pack, sklearn_model
 from slipway.errors import AlreadyExists, Conflict, NotFound, ValidationError
 from slipway.experiments import TrialComponent
+from slipway.platform import serving_backend
 from slipway.registry import (
     ModelPackage,
     ModelPackageGroup,
@@ -33,6 +35,7 @@ from slipway.registry import (
     update_approval,
 )
 from slipway.registry._user import os_user
+from slipway.registry.deploy import PACKAGE_TAG
 from slipway.settings import get_settings
 from slipway.training.estimator import Estimator, JobFailed
 
@@ -86,6 +89,13 @@ def model_file(tmp_path: Path) -> str:
     path = tmp_path / "model.tar.gz"
     path.write_bytes(b"not really a tarball")
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def iris_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real scikit-learn model.tar.gz that an endpoint can serve."""
+    folder = tmp_path_factory.mktemp("iris")
+    return str(pack(sklearn_model(folder / "model"), folder / "model.tar.gz"))
 
 
 def _versions(packages: Any) -> list[int]:
@@ -409,6 +419,77 @@ def test_concurrent_registrations_get_distinct_consecutive_versions(
     assert versions == list(range(1, _WORKERS * _THREADS * _EACH + 1))
 
 
+# --- deploying --------------------------------------------------------------------------
+
+
+def _nothing_deployed(name: str) -> None:
+    serving = serving_backend()
+    with pytest.raises(NotFound):
+        serving.get_endpoint(name)
+    with pytest.raises(NotFound):
+        serving.get_endpoint_config(name)
+    assert serving.list_models(name_contains=name).items == []
+
+
+@pytest.mark.usefixtures("backend")
+def test_an_approved_version_deploys_to_an_endpoint_that_predicts(
+    unique: str, iris_model: str
+) -> None:
+    group, name = f"deploy-{unique}", f"ep-{unique}"
+    package = register_model(group, iris_model)
+    package.approve("beats the baseline")
+
+    predictor = package.deploy(name, initial_instance_count=2)
+    serving = serving_backend()
+    endpoint = serving.get_endpoint(name)
+
+    assert predictor.predict([IRIS_ROW]) in ([0], [0.0])
+    assert endpoint.endpoint_status == "InService"
+    assert endpoint.production_variants[0].current_instance_count == 2
+    tag = (PACKAGE_TAG, f"arn:slipway:model-package/{group}/1")
+    for tags in (endpoint.tags, serving.get_model(name).tags):
+        assert [(t.key, t.value) for t in tags] == [tag]
+    assert serving.get_model(name).primary_container.model_data_url == iris_model
+    with pytest.raises(AlreadyExists, match=f"endpoint '{name}' exists already"):
+        package.deploy(name)
+
+
+@pytest.mark.usefixtures("backend")
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
+def test_a_version_that_is_not_approved_is_refused_and_nothing_is_created(
+    status: str, unique: str, model_file: str
+) -> None:
+    group, name = f"unapproved-{unique}", f"ep-{unique}"
+    package = register_model(group, model_file, approval_status=status)
+
+    with pytest.raises(Conflict, match=f"{group} version 1 is {status}, not Approved"):
+        package.deploy(name)
+
+    _nothing_deployed(name)
+
+
+@pytest.mark.usefixtures("backend")
+@pytest.mark.parametrize(
+    ("name", "instances", "named"),
+    [
+        ("no spaces", 1, "'no spaces'"),
+        ("x" * 64, 1, "63"),
+        ("ep-{unique}", 500, "initial_instance_count.*500"),
+        ("ep-{unique}", 0, "initial_instance_count.*got 0"),
+    ],
+)
+def test_a_bad_endpoint_name_or_instance_count_is_refused_naming_it(
+    name: str, instances: int, named: str, unique: str, model_file: str
+) -> None:
+    name = name.format(unique=unique)
+    package = register_model(f"bad-deploy-{unique}", model_file, approval_status="Approved")
+
+    with pytest.raises(ValidationError, match=named):
+        package.deploy(name, instances)
+
+    _nothing_deployed(f"ep-{unique}")
+
+
 # --- REST -------------------------------------------------------------------------------
 
 
@@ -458,6 +539,53 @@ def test_rest_api_speaks_the_reference_names_and_errors(
         "message": f"model package group '{group}' has no version 7; list its versions "
         f"with `slipway models list --group {group}`",
     }
+
+
+def _in_service(api: httpx.Client, name: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while (endpoint := api.get(f"/endpoints/{name}").json())["EndpointStatus"] == "Creating":
+        assert time.monotonic() < deadline, endpoint
+        time.sleep(0.1)
+    return endpoint
+
+
+def test_rest_deploys_an_approved_version_whose_endpoint_answers_over_http(
+    slipway_server: str, unique: str, iris_model: str
+) -> None:
+    api = httpx.Client(base_url=f"{slipway_server}/api/v1", timeout=30)
+    group, name = f"rest-deploy-{unique}", f"ep-{unique}"
+    body = {
+        "ModelPackageGroupName": group,
+        "InferenceSpecification": {"Containers": [{"ModelDataUrl": iris_model}]},
+    }
+    api.post("/model-packages", json=body).raise_for_status()
+    path, deploy = f"/model-packages/{group}/1/deploy", {"EndpointName": name}
+
+    pending = api.post(path, json=deploy)
+    api.patch(f"/model-packages/{group}/1", json={"ModelApprovalStatus": "Approved"})
+    too_many = api.post(path, json={**deploy, "InitialInstanceCount": 500})
+    not_a_number = api.post(path, json={**deploy, "InitialInstanceCount": "many"})
+    created = api.post(path, json={**deploy, "InitialInstanceCount": 2})
+    endpoint = _in_service(api, name)
+    answer = httpx.post(f"{slipway_server}/endpoints/{name}/invocations", json=[IRIS_ROW])
+
+    assert pending.status_code == 409
+    assert pending.json() == {
+        "error": "Conflict",
+        "message": f"model package {group} version 1 is PendingManualApproval, not "
+        "Approved; approve it before deploying it",
+    }
+    assert too_many.status_code == 422 and "500" in too_many.json()["message"]
+    assert not_a_number.status_code == 422
+    assert "InitialInstanceCount" in not_a_number.json()["message"]
+    assert created.status_code == 201, created.text
+    assert created.json()["EndpointName"] == name
+    arn = f"arn:slipway:model-package/{group}/1"
+    assert created.json()["Tags"] == [{"Key": PACKAGE_TAG, "Value": arn}]
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    assert answer.status_code == 200, answer.text
+    assert answer.json() in ([0], [0.0])
 
 
 def test_on_a_server_with_tokens_the_token_name_is_who_acted(
@@ -528,10 +656,50 @@ def test_cli_registers_a_job_lists_approves_and_shows_lineage(
         assert expected in shown.stdout
 
 
+def test_cli_deploys_an_approved_version_that_a_server_then_serves_over_http(
+    tmp_path: Path, iris_model: str
+) -> None:
+    home = {
+        "SLIPWAY_HOME": str(tmp_path),
+        "SLIPWAY_DATABASE_URL": "",
+        "SLIPWAY_ARTIFACT_URI": "",
+        "SLIPWAY_SERVER_URL": "",
+    }
+    register = ["models", "register", "-g", "iris", "--model-data", iris_model]
+    deploy = ["models", "deploy", "iris", "1", "--endpoint", "iris-prod"]
+
+    registered = _slipway(*register, "--status", "Approved", **home)
+    deployed = _slipway(*deploy, "--instances", "2", **home)
+    again = _slipway(*deploy, **home)
+    port = free_port()
+    with run_server_process([SLIPWAY, "server", "--port", str(port)], env=home, port=port):
+        url = f"http://127.0.0.1:{port}"
+        answer = httpx.post(f"{url}/endpoints/iris-prod/invocations", json=[IRIS_ROW])
+        endpoint = httpx.get(f"{url}/api/v1/endpoints/iris-prod").json()
+
+    assert registered.returncode == 0, registered.stderr
+    assert deployed.returncode == 0, deployed.stderr
+    assert deployed.stdout == "endpoint 'iris-prod' is InService, serving iris version 1\n"
+    assert again.returncode == 1
+    assert again.stderr == (
+        "slipway: endpoint 'iris-prod' exists already; pick another name for the new one\n"
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json() in ([0], [0.0])
+    assert endpoint["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+
+
 @pytest.mark.parametrize(
     ("command", "named"),
     [
         (["models", "show", "cli-missing-group"], "'cli-missing-group' not found"),
+        (
+            ["models", "deploy", "cli-missing-group", "1", "--endpoint", "cli-ep"],
+            "'cli-missing-group' not found",
+        ),
+        (["models", "deploy", "g", "1", "--endpoint", "no spaces"], "'no spaces'"),
+        (["models", "deploy", "g", "1", "--endpoint", "e", "--instances", "many"], "'many'"),
+        (["models", "deploy", "g", "1", "--endpoint", "e", "--instances", "0"], "got '0'"),
         (["models", "approve", "cli-missing-group", "first"], "version 'first' is not valid"),
         (["models", "list", "--status", "Shipped"], "'Shipped' is not valid"),
     ],

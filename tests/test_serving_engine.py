@@ -13,7 +13,7 @@ from slipway.inference import InsufficientMemory, PredictionError, PredictionTim
 from slipway.serving.batching import Scheduler
 from slipway.serving.cache import ModelCache
 from slipway.serving.engine import Engine
-from slipway.serving.metrics import CacheMetrics
+from slipway.serving.metrics import CacheMetrics, render, sample
 from slipway.serving.spec import EndpointSpec, VariantSpec
 from slipway.settings import Settings
 
@@ -60,6 +60,25 @@ def test_multi_model_cache_evicts_to_stay_under_its_memory_budget():
     with pytest.raises(InsufficientMemory, match="budget of 3500 bytes"):
         cache.get_or_load("huge", lambda: FakeModel(5000))
     assert cache.keys() == ["b", "c", "d"]
+
+
+def test_metrics_name_the_loaded_models_until_they_are_evicted_or_removed():
+    # Its own endpoint label: the gauges of the other tests' caches live in this process too.
+    cache = ModelCache(None, 1, CacheMetrics("evicting", "AllTraffic"))
+    labels = {"endpoint": "evicting", "variant": "AllTraffic"}
+
+    def loaded() -> dict[str, float]:
+        text = render()[0].decode()  # what the data plane's /metrics answers
+        return {m: sample(text, "slipway_model_loaded", model=m, **labels) for m in "ab"}
+
+    cache.get_or_load("a", FakeModel)
+    first = loaded()
+    cache.get_or_load("b", FakeModel)  # a is evicted to stay at one model
+    second = loaded()
+    cache.remove("b")
+    assert first == {"a": 1, "b": 0}
+    assert second == {"a": 0, "b": 1}
+    assert loaded() == {"a": 0, "b": 0}
 
 
 def test_concurrent_first_calls_load_a_model_once():

@@ -181,6 +181,8 @@ def test_a_multi_model_endpoint_shows_the_models_it_loaded(page: Page, studio: S
         assert answer.status_code == 200, answer.text
     tab = page.open("/endpoint/many", "endpoint-multi-model-loaded")
     assert tab.inner_text(".loaded[data-variant=AllTraffic]").startswith("2 model(s) loaded")
+    loaded = tab.locator(".loaded-models[data-variant=AllTraffic] li").all_inner_texts()
+    assert loaded == ["a.tar.gz", "b.tar.gz"]
     rows = _cells(tab, ".target-models[data-variant=AllTraffic] tbody tr")
     assert [row[:2] for row in rows] == [["a.tar.gz", "2"], ["b.tar.gz", "1"]]
 

@@ -127,6 +127,7 @@ def test_a_version_shows_its_inference_spec_metrics_and_lineage(page: Page) -> N
     assert "sklearn" in tab.inner_text("#containers")
     assert "model.tar.gz" in tab.inner_text("#containers")
     assert "accuracy" in tab.inner_text("#model-metrics")
+    assert f"slipway models deploy {GROUP} 1 --endpoint" in tab.inner_text("#deploy-cli")
     lineage = tab.inner_text("#lineage")
     assert JOB in lineage and "iris.csv" not in lineage and "/data" in lineage
     component = tab.locator("#lineage a").nth(1)

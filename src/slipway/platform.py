@@ -102,7 +102,7 @@ class Services:
     def registry(self) -> RegistryService:
         from slipway.registry.service import RegistryService
 
-        return RegistryService(self.database, self.training)
+        return RegistryService(self.database, self.training, self.serving)
 
     @functools.cached_property
     def serving(self) -> ServingService:

@@ -1,7 +1,8 @@
 """REST routes of the model registry under ``/api/v1``: each route is one service call.
 
 Groups live under ``/model-package-groups/{name}``, versions under
-``/model-packages/{group}/{version}``. Bodies use the reference's PascalCase names.
+``/model-packages/{group}/{version}`` (``.../deploy`` serves one on a new endpoint).
+Bodies use the reference's PascalCase names.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from slipway.registry.models import (
     CreateModelPackage,
     CreateModelPackageFromTrainingJob,
     CreateModelPackageGroup,
+    DeployModelPackage,
     ModelPackage,
     ModelPackageGroup,
     UpdateModelPackage,
 )
 from slipway.registry.service import ACTOR_LENGTH, RegistryService
+from slipway.serving.models import Endpoint
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -138,6 +141,22 @@ def update_model_package(
 ) -> ModelPackage:
     return svc.update_model_package(
         group, version, body.model_approval_status, body.approval_description, who
+    )
+
+
+@router.post(
+    "/model-packages/{group}/{version}/deploy", status_code=201, response_model_exclude_none=True
+)
+def deploy_model_package(
+    group: str, version: str, body: DeployModelPackage, svc: Service
+) -> Endpoint:
+    return svc.deploy_model_package(
+        group,
+        version,
+        body.endpoint_name,
+        initial_instance_count=body.initial_instance_count,
+        model_server_workers=body.model_server_workers,
+        invocation_timeout_seconds=body.invocation_timeout_seconds,
     )
 
 

@@ -1,4 +1,4 @@
-"""The model registry commands: `slipway models register|list|show|approve|reject|...`.
+"""The model registry commands: `slipway models register|list|show|approve|deploy|...`.
 
 Each command turns its options into backend calls (in-process services or a server, as
 the settings say) and renders what comes back: Rich tables for people, the entities'
@@ -15,7 +15,7 @@ import typer
 
 from slipway import _cli_output as output
 from slipway.errors import ValidationError
-from slipway.platform import registry_backend
+from slipway.platform import registry_backend, serving_backend
 from slipway.registry import _render as render
 from slipway.registry import sdk
 from slipway.registry.models import ModelApprovalStatus, check_version
@@ -256,6 +256,39 @@ def _update(
     typer.echo(
         f"{group} version {package.model_package_version} is "
         f"{package.model_approval_status.value} (by {last.changed_by} at {when})"
+    )
+
+
+@models_app.command("deploy")
+def deploy(
+    group: str = _GROUP,
+    version: str = _VERSION,
+    endpoint: str = typer.Option(..., "--endpoint", "-e", help="The new endpoint's name."),
+    # Text, not int: the service names a bad value in one line, as for every other input.
+    instances: str = typer.Option("1", "--instances", help="Instances (worker groups), 1-100."),
+    workers: str | None = typer.Option(None, "--workers", help="Worker processes each."),
+    timeout: str | None = typer.Option(None, "--timeout", help="Seconds per invocation."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait until InService."),
+    as_json: bool = _JSON,
+) -> None:
+    """Serve an Approved version on a new endpoint (model, config and endpoint named so)."""
+    from slipway.serving.sdk import wait_for_endpoint  # brings numpy: only when deploying
+
+    number = check_version(version)
+    registry_backend().deploy_model_package(
+        group,
+        number,
+        endpoint,
+        initial_instance_count=instances,
+        model_server_workers=workers,
+        invocation_timeout_seconds=timeout,
+    )
+    found = wait_for_endpoint(endpoint) if wait else serving_backend().get_endpoint(endpoint)
+    if as_json:
+        output.print_json(found)
+        return
+    typer.echo(
+        f"endpoint {endpoint!r} is {found.endpoint_status.value}, serving {group} version {number}"
     )
 
 

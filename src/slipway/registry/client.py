@@ -19,6 +19,7 @@ from slipway.registry.models import (
     CreateModelPackage,
     CreateModelPackageFromTrainingJob,
     CreateModelPackageGroup,
+    DeployModelPackage,
     ModelApprovalStatus,
     ModelPackage,
     ModelPackageGroup,
@@ -26,6 +27,7 @@ from slipway.registry.models import (
     build,
     check_version,
 )
+from slipway.serving.models import Endpoint
 
 
 def _q(name: str) -> str:
@@ -151,6 +153,26 @@ class RemoteRegistry:
         )
         body = self._send("PATCH", _path(group_name, version), json=request.to_wire())
         return ModelPackage.model_validate(body)
+
+    def deploy_model_package(
+        self,
+        group_name: str,
+        version: int | str,
+        endpoint_name: str,
+        *,
+        initial_instance_count: int | str = 1,
+        model_server_workers: int | str | None = None,
+        invocation_timeout_seconds: float | str | None = None,
+    ) -> Endpoint:
+        request = build(
+            DeployModelPackage,
+            endpoint_name=endpoint_name,
+            initial_instance_count=initial_instance_count,
+            model_server_workers=model_server_workers,
+            invocation_timeout_seconds=invocation_timeout_seconds,
+        )
+        path = f"{_path(group_name, version)}/deploy"
+        return Endpoint.model_validate(self._send("POST", path, json=request.to_wire()))
 
     def delete_model_package(self, group_name: str, version: int | str) -> None:
         self._send("DELETE", _path(group_name, version))

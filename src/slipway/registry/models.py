@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import pydantic
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
-from slipway.errors import ValidationError
+from slipway.errors import ValidationError, describe_problems
 from slipway.experiments.models import Artifact, Tag, WireModel
 from slipway.names import MAX_NAME_LENGTH, NAME_PATTERN, check_name, check_text
 
@@ -291,6 +291,15 @@ class UpdateModelPackage(WireModel):
     approval_description: ApprovalDescription | None = None
 
 
+class DeployModelPackage(WireModel):
+    """Serve a version on a new endpoint; the service checks the values (names, ranges)."""
+
+    endpoint_name: str
+    initial_instance_count: int = 1
+    model_server_workers: int | None = None
+    invocation_timeout_seconds: float | None = None
+
+
 def build(cls: type[T], **values: Any) -> T:
     """Validate a request built from keyword arguments, raising slipway's own error.
 
@@ -300,15 +309,4 @@ def build(cls: type[T], **values: Any) -> T:
     try:
         return cls.model_validate(values)
     except pydantic.ValidationError as error:
-        raise ValidationError(problems(error)) from None
-
-
-def problems(error: pydantic.ValidationError) -> str:
-    """pydantic's complaints as one line, each naming the field and the value it got."""
-    parts = []
-    for problem in error.errors()[:5]:
-        where = ".".join(str(part) for part in problem["loc"]) or "value"
-        value = problem.get("input")
-        shown = f" (got {value!r:.60})" if isinstance(value, str | int | float) else ""
-        parts.append(f"{where}: {problem['msg']}{shown}")
-    return "; ".join(parts)
+        raise ValidationError(describe_problems(error.errors())) from None

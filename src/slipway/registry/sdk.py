@@ -4,7 +4,7 @@
 
     package = register_model("churn", from_job="churn-training-1", framework="sklearn")
     package.approve("beats last month's model on the holdout set")
-    ModelPackageGroup.load("churn").latest_approved().model_data_url
+    predictor = ModelPackageGroup.load("churn").latest_approved().deploy("churn-prod")
 
 Objects hold the entity's fields as attributes (``package.model_package_version``,
 ``package.lineage``...) and talk to the backend of the current settings: in-process
@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slipway._sdk import PAGE_SIZE, Record, pages
 from slipway.errors import ValidationError
@@ -24,6 +24,9 @@ from slipway.experiments.models import Page, Tag
 from slipway.platform import registry_backend
 from slipway.registry import models
 from slipway.registry.models import ModelApprovalStatus, build, parse_package_arn
+
+if TYPE_CHECKING:
+    from slipway.serving.sdk import Predictor
 
 
 class ModelPackageGroup(Record):
@@ -156,6 +159,37 @@ class ModelPackage(Record):
         )
         self._entity = updated._entity
         return self
+
+    def deploy(
+        self,
+        endpoint_name: str,
+        initial_instance_count: int = 1,
+        *,
+        model_server_workers: int | None = None,
+        invocation_timeout: float | None = None,
+        wait: bool = True,
+        serializer: Any = None,
+        deserializer: Any = None,
+    ) -> Predictor:
+        """Serve this (Approved) version on a new endpoint; return its Predictor.
+
+        The endpoint's model, config and endpoint are named ``endpoint_name`` and tagged
+        with this version's ARN. With ``wait``, returns once the endpoint is InService.
+        """
+        # Imported here: the serving SDK brings numpy, which registering and listing skip.
+        from slipway.serving.sdk import Predictor, wait_for_endpoint
+
+        registry_backend().deploy_model_package(
+            self.model_package_group_name,
+            self.model_package_version,
+            endpoint_name,
+            initial_instance_count=initial_instance_count,
+            model_server_workers=model_server_workers,
+            invocation_timeout_seconds=invocation_timeout,
+        )
+        if wait:
+            wait_for_endpoint(endpoint_name)
+        return Predictor(endpoint_name, serializer, deserializer)
 
     def delete(self) -> None:
         registry_backend().delete_model_package(

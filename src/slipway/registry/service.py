@@ -10,7 +10,7 @@ the client says it runs as, else (embedded) the operating-system user.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -22,6 +22,7 @@ from slipway.names import MAX_NAME_LENGTH, check_text
 from slipway.registry import repository
 from slipway.registry._sources import check_model_data, from_training_job, with_program
 from slipway.registry._user import os_user
+from slipway.registry.deploy import deploy, production_variant
 from slipway.registry.models import (
     TEXT_LENGTH,
     CreateModelPackage,
@@ -39,6 +40,10 @@ from slipway.registry.models import (
 )
 from slipway.store.db import Database
 from slipway.training.service import TrainingService
+
+if TYPE_CHECKING:
+    from slipway.serving.models import Endpoint
+    from slipway.serving.service import ServingService
 
 ACTOR_LENGTH = 120
 
@@ -81,9 +86,16 @@ def _next_token(ids: list[int], offset: int, size: int) -> str | None:
 class RegistryService:
     """Model package groups and their versions in one metadata database."""
 
-    def __init__(self, database: Database, training: TrainingService) -> None:
+    def __init__(
+        self,
+        database: Database,
+        training: TrainingService,
+        serving: ServingService,
+    ) -> None:
         self.db = database
         self.training = training
+        # The platform's own serving service: the one whose endpoint checks it waits for.
+        self.serving = serving
 
     # --- groups -------------------------------------------------------------------------
 
@@ -306,6 +318,29 @@ class RegistryService:
                     conn, package, status, approval_description, _actor(actor), _now()
                 )
             return repository.load_packages(conn, [package])[0]
+
+    def deploy_model_package(
+        self,
+        group_name: str,
+        version: int | str,
+        endpoint_name: str,
+        *,
+        initial_instance_count: int | str = 1,
+        model_server_workers: int | str | None = None,
+        invocation_timeout_seconds: float | str | None = None,
+    ) -> Endpoint:
+        """Serve an Approved version on a new endpoint named ``endpoint_name``.
+
+        The endpoint starts Creating; its model, config and endpoint are tagged with the
+        version's ARN. Settings may be text (a form's, a command line's): they are parsed.
+        """
+        settings = {
+            "initial_instance_count": initial_instance_count,
+            "model_server_workers": model_server_workers,
+            "invocation_timeout_seconds": invocation_timeout_seconds,
+        }
+        variant = production_variant(endpoint_name, settings)
+        return deploy(self.serving, self.get_model_package(group_name, version), variant)
 
     def delete_model_package(self, group_name: str, version: int | str) -> None:
         """Delete one version; its number is not handed out again."""

@@ -18,7 +18,7 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 
 from slipway.inference import InsufficientMemory, LoadedModel
@@ -108,24 +108,24 @@ class ModelCache:
             evicted = self._evict_locked(model.nbytes, extra_models=1)
             self._models[key] = model
             self._bytes += model.nbytes
-            self._publish_locked()
-        self._unloaded(evicted)
+            self._publish_locked(evicted, admitted=key)
+        self._unloaded(evicted.values())
 
     def _make_room(self, nbytes: int) -> None:
         with self._lock:
             evicted = self._evict_locked(nbytes, extra_models=1)
-            self._publish_locked()
-        self._unloaded(evicted)
+            self._publish_locked(evicted)
+        self._unloaded(evicted.values())
 
-    def _evict_locked(self, nbytes: int, extra_models: int) -> list[LoadedModel]:
-        evicted = []
+    def _evict_locked(self, nbytes: int, extra_models: int) -> dict[str, LoadedModel]:
+        evicted = {}
         while self._models and (
             (self.budget_bytes is not None and self._bytes + nbytes > self.budget_bytes)
             or (self.max_models is not None and len(self._models) + extra_models > self.max_models)
         ):
-            _, model = self._models.popitem(last=False)
+            key, model = self._models.popitem(last=False)
             self._bytes -= model.nbytes
-            evicted.append(model)
+            evicted[key] = model
         return evicted
 
     # --- unloading --------------------------------------------------------------------
@@ -137,19 +137,19 @@ class ModelCache:
             if model is None:
                 return False
             self._bytes -= model.nbytes
-            self._publish_locked()
+            self._publish_locked([key])
         self._unloaded([model])
         return True
 
     def clear(self) -> None:
         with self._lock:
-            evicted = list(self._models.values())
+            evicted = dict(self._models)
             self._models.clear()
             self._bytes = 0
-            self._publish_locked()
-        self._unloaded(evicted)
+            self._publish_locked(evicted)
+        self._unloaded(evicted.values())
 
-    def _unloaded(self, models: list[LoadedModel]) -> None:
+    def _unloaded(self, models: Iterable[LoadedModel]) -> None:
         for model in models:
             started = time.perf_counter()
             close = getattr(model, "close", None)
@@ -158,9 +158,18 @@ class ModelCache:
             del model
             self.metrics.unloading_time.observe(time.perf_counter() - started)
 
-    def _publish_locked(self) -> None:
+    def _publish_locked(self, unloaded: Iterable[str], admitted: str | None = None) -> None:
+        """Publish the totals, and which models this worker holds (under the lock, so that
+        a load and an unload of one model are published in the order they happened)."""
         self.metrics.loaded.set(len(self._models))
         self.metrics.bytes.set(self._bytes)
+        # A single-model variant holds its one model under the empty key; its name is the
+        # variant's model, so only a multi-model endpoint's target models are published.
+        for key in unloaded:
+            if key:
+                self.metrics.model_loaded(key, False)
+        if admitted:
+            self.metrics.model_loaded(admitted, True)
 
     # --- description ------------------------------------------------------------------
 

@@ -11,11 +11,13 @@
 | ``slipway_model_unloading_time_seconds`` | ModelUnloadingTime |
 | ``slipway_model_cache_hit_total`` / ``..._miss_total`` | ModelCacheHit (hit / (hit + miss)) |
 | ``slipway_loaded_model_count`` | LoadedModelCount |
+| ``slipway_model_loaded`` | (which models are loaded: worker processes holding each) |
 | ``slipway_model_cache_bytes`` | (memory held by loaded models) |
 
 Invocation metrics carry ``endpoint``, ``variant`` and ``model`` labels (``model`` is the
 TargetModel of a multi-model endpoint, else the model's name); cache metrics carry
-``endpoint`` and ``variant``, the reference's dimensions. Seconds, not microseconds:
+``endpoint`` and ``variant``, the reference's dimensions (``slipway_model_loaded`` also
+``model``: the TargetModel of a multi-model endpoint). Seconds, not microseconds:
 Prometheus' base unit.
 
 Worker processes share the numbers through prometheus_client's multiprocess mode: the
@@ -82,6 +84,12 @@ CACHE_MISS = Counter(
 LOADED_MODELS = Gauge(
     "slipway_loaded_model_count", "Models loaded.", _CACHE, multiprocess_mode="livesum"
 )
+# 1 while a worker holds the model, 0 once it is unloaded, summed over live workers: the
+# names a multi-model endpoint has loaded, which LoadedModelCount alone cannot tell.
+MODEL_LOADED = Gauge(
+    "slipway_model_loaded", "Worker processes holding the model loaded.", _INVOCATION,
+    multiprocess_mode="livesum",
+)  # fmt: skip
 CACHE_BYTES = Gauge(
     "slipway_model_cache_bytes", "Estimated memory held by loaded models.", _CACHE,
     multiprocess_mode="livesum",
@@ -115,10 +123,12 @@ class InvocationMetrics:
 class CacheMetrics:
     """The labelled children of one variant's model cache."""
 
-    __slots__ = ("bytes", "hit", "loaded", "loading_time", "miss", "unloading_time", "wait")
+    __slots__ = (
+        "bytes", "hit", "labels", "loaded", "loading_time", "miss", "unloading_time", "wait",
+    )  # fmt: skip
 
     def __init__(self, endpoint: str, variant: str) -> None:
-        labels = (endpoint, variant)
+        self.labels = labels = (endpoint, variant)
         self.hit = CACHE_HIT.labels(*labels)
         self.miss = CACHE_MISS.labels(*labels)
         self.wait = LOADING_WAIT.labels(*labels)
@@ -126,6 +136,10 @@ class CacheMetrics:
         self.unloading_time = UNLOADING_TIME.labels(*labels)
         self.loaded = LOADED_MODELS.labels(*labels)
         self.bytes = CACHE_BYTES.labels(*labels)
+
+    def model_loaded(self, model: str, loaded: bool) -> None:
+        """Publish whether this worker holds ``model`` (called on loads and unloads only)."""
+        MODEL_LOADED.labels(*self.labels, model).set(1 if loaded else 0)
 
 
 _metrics_cache: dict[tuple[str, str, str], InvocationMetrics] = {}

@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from slipway.errors import NotFound, SlipwayError, ValidationError
+from slipway.registry.deploy import PACKAGE_TAG
 from slipway.registry.models import parse_package_arn
 from slipway.server.middleware import SESSION_COOKIE
 from slipway.serving.models import (
@@ -31,7 +32,6 @@ from slipway.serving.models import (
 )
 from slipway.studio import traffic
 from slipway.studio.common import PAGE_SIZE, error_page, read_form, render, services
-from slipway.studio.models import PACKAGE_TAG
 
 # Answers longer than this are cut on the page (the endpoint's clients get all of it).
 MAX_SHOWN_BYTES = 64 * 1024
@@ -160,6 +160,7 @@ def _endpoint_context(request: Request, name: str, minutes: int) -> dict[str, An
         "variants": _variants(endpoint, config, models),
         "by_model": sorted(reading.invocations.get(name, {}).items()),
         "caches": reading.caches.get(name, {}),
+        "loaded": reading.loaded.get(name, {}),
         "rate": charts["rate"],
         "latency": charts["latency"],
         "package": parse_package_arn(arn) if arn else None,

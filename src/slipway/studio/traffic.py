@@ -56,6 +56,7 @@ _COUNTERS = {
 _BUCKET = "slipway_invocation_latency_seconds_bucket"
 log = logging.getLogger("slipway.studio")
 _GAUGES = {"slipway_loaded_model_count": "loaded", "slipway_model_cache_bytes": "bytes"}
+_MODEL_LOADED = "slipway_model_loaded"
 
 
 @dataclass
@@ -111,11 +112,13 @@ class Totals:
 
 @dataclass
 class Reading:
-    """Every endpoint's totals at one moment, by (variant, model), and its cache gauges."""
+    """Every endpoint's totals at one moment, by (variant, model), its cache gauges and
+    the names of the models its variants hold loaded (in any worker process)."""
 
     time: float
     invocations: dict[str, dict[tuple[str, str], Totals]]
     caches: dict[str, dict[str, dict[str, float]]]
+    loaded: dict[str, dict[str, list[str]]]
 
     def endpoint_totals(self, endpoint: str) -> Totals:
         summed = Totals()
@@ -137,10 +140,16 @@ def read() -> Reading:
     """The serving metrics of every worker process of this server, now."""
     invocations: dict[str, dict[tuple[str, str], Totals]] = {}
     caches: dict[str, dict[str, dict[str, float]]] = {}
+    loaded: dict[str, dict[str, list[str]]] = {}
     for family in _families():
         for s in family.samples:
             endpoint = s.labels.get("endpoint")
             if endpoint is None:
+                continue
+            if s.name == _MODEL_LOADED:
+                if s.value > 0:  # 0: every worker that held it has unloaded it
+                    names = loaded.setdefault(endpoint, {}).setdefault(s.labels["variant"], [])
+                    names.append(s.labels["model"])
                 continue
             if s.name in _GAUGES:
                 gauges = caches.setdefault(endpoint, {}).setdefault(s.labels["variant"], {})
@@ -154,7 +163,10 @@ def read() -> Reading:
                 totals.buckets[float(s.labels["le"])] = s.value
             else:
                 setattr(totals, _COUNTERS[s.name], s.value)
-    return Reading(time.time(), invocations, caches)
+    for variants in loaded.values():
+        for names in variants.values():
+            names.sort()
+    return Reading(time.time(), invocations, caches, loaded)
 
 
 class Sampler:

@@ -5,7 +5,10 @@ make_classification), 75/25 splits with random_state 0 (stratified for classific
 each tool gets the training part and the same time budget, and is scored on the held-out
 part: accuracy, or R2 for diabetes. FLAML runs in its own virtualenv under bench/.venvs/.
 
-    python bench/automl_vs_flaml.py [--budget 60] [--only wine,digits]
+    python bench/automl_vs_flaml.py [--budget 60] [--only wine,digits] [--out PATH]
+
+Results go to bench/results/automl.json and .md, or to PATH.json and PATH.md, so that a
+partial run (--only) can leave the full table alone.
 """
 
 from __future__ import annotations
@@ -88,6 +91,8 @@ def run_slipway(folder: Path, budget: int, classification: bool) -> dict:
         "score": float(score),
         "best": best.candidate_properties.get("Algorithm"),
         "candidates": len(candidates),
+        # trained and scored within the budget (the others were stopped at its end)
+        "scored": sum(c.final_auto_ml_job_objective_metric is not None for c in candidates),
         "seconds": round(elapsed, 1),
         "status": str(job.auto_ml_job_status),
     }
@@ -109,6 +114,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=int, default=60)
     parser.add_argument("--only", default="breast_cancer,digits,wine,diabetes,make_classification")
+    parser.add_argument("--out", type=Path, default=RESULTS / "automl",
+                        help="Result path, without suffix.")  # fmt: skip
     args = parser.parse_args()
     rows = []
     for name in args.only.split(","):
@@ -126,21 +133,21 @@ def main() -> None:
                "slipway": mine, "flaml": flaml}  # fmt: skip
         print(json.dumps(row), flush=True)
         rows.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "automl.json").write_text(json.dumps(rows, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2))
     out = io.StringIO()
     out.write(f"# slipway AutoML vs FLAML ({args.budget} s budget, 2-core machine)\n\n")
     out.write("| dataset | metric | slipway | FLAML | diff (points) | slipway best | "
-              "slipway candidates | slipway s | FLAML best | FLAML s |\n")  # fmt: skip
+              "slipway candidates (scored) | slipway s | FLAML best | FLAML s |\n")  # fmt: skip
     out.write("|---|---|---|---|---|---|---|---|---|---|\n")
     for r in rows:
         s, f = r["slipway"], r["flaml"]
         out.write(
             f"| {r['dataset']} | {r['metric']} | {s['score']:.4f} | {f['score']:.4f} | "
-            f"{100 * (s['score'] - f['score']):+.2f} | {s['best']} | {s['candidates']} | "
-            f"{s['seconds']} | {f['best']} | {f['seconds']} |\n"
+            f"{100 * (s['score'] - f['score']):+.2f} | {s['best']} | "
+            f"{s['candidates']} ({s['scored']}) | {s['seconds']} | {f['best']} | {f['seconds']} |\n"
         )
-    (RESULTS / "automl.md").write_text(out.getvalue())
+    args.out.with_suffix(".md").write_text(out.getvalue())
     print(out.getvalue())
 
 

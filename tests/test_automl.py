@@ -4,7 +4,6 @@ notebooks executed, the best candidate registered, deployed and invoked with raw
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
@@ -19,7 +18,6 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
-from helpers import free_port, run_server_process
 from slipway.automl import AutoML
 from slipway.automl import service as automl_service
 from slipway.automl.notebooks import execute
@@ -30,8 +28,6 @@ from slipway.platform import automl_backend, reset, services
 from slipway.settings import get_settings, reload_settings
 from slipway.training import service as training_service
 from slipway.tuning import service as tuning_service
-
-SLIPWAY = str(Path(sys.executable).parent / "slipway")
 
 
 @pytest.fixture
@@ -91,6 +87,11 @@ def test_classification_job_runs_every_stage_and_serves_raw_rows(
     # each candidate is a trial of the experiment named after the job
     trials = services().experiments.list_trials(experiment_name="cancer").items
     assert {t.trial_name for t in trials} == {c.candidate_name for c in candidates}
+    # the search began while defaults still ran: its trial took the first slot one freed
+    tuning = services().tuning.describe_hyper_parameter_tuning_job("cancer")
+    assert tuning.creation_time < max(
+        c.end_time for c in candidates if "-dpp0-" in c.candidate_name
+    )
 
     exploration = nbformat.read(
         _local(job.auto_ml_job_artifacts.data_exploration_notebook_location), 4
@@ -175,49 +176,6 @@ def _wait_until(condition, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.2)
-
-
-def test_remote_job_is_run_by_the_server_and_read_back_through_sdk_and_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    data = _classification_csv(tmp_path / "cancer.csv")
-    for name in [n for n in os.environ if n.startswith("SLIPWAY_")]:
-        monkeypatch.delenv(name)
-    port = free_port()
-    # an SQLite server in its own home; empty values switch off what the client sets later
-    server_env = {"SLIPWAY_HOME": str(tmp_path / "server-home"), "SLIPWAY_SERVER_URL": "",
-                  "SLIPWAY_TOKEN": ""}  # fmt: skip
-    args = [SLIPWAY, "server", "--host", "127.0.0.1", "--port", str(port)]
-    with run_server_process(args, server_env, port):
-        url = f"http://127.0.0.1:{port}"
-        monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "client-home"))
-        monkeypatch.setenv("SLIPWAY_SERVER_URL", url)
-        reload_settings()
-        reset()
-        try:
-            automl = AutoML(target_attribute_name="diagnosis", max_candidates=2,
-                            total_job_runtime_in_seconds=60)  # fmt: skip
-            job = automl.fit(str(data), job_name="remote-cancer", logs=False)
-
-            assert job.auto_ml_job_status == "Completed", job.failure_reason
-            candidates = automl.list_candidates()
-            assert len(candidates) == 2
-            assert automl.best_candidate().candidate_name == candidates[0].candidate_name
-            assert automl.describe_auto_ml_job().model_package_arn
-            shown = subprocess.run(
-                [SLIPWAY, "automl", "show", "remote-cancer", "--json"],
-                env={**os.environ, "SLIPWAY_SERVER_URL": url},
-                capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-            assert shown.returncode == 0, shown.stderr
-            described = json.loads(shown.stdout)
-            assert described["AutoMLJobStatus"] == "Completed"
-            assert described["BestCandidate"]["CandidateName"] == candidates[0].candidate_name
-            # nothing ran in the client's home: the server did the work
-            assert not (tmp_path / "client-home" / "automl").exists()
-        finally:
-            reset()
-            get_settings.cache_clear()
 
 
 def test_stopping_a_running_job_stops_its_candidates(home: Path, tmp_path: Path) -> None:

@@ -6,17 +6,18 @@ from __future__ import annotations
 import time
 
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from slipway.automl.models import AutoMLCandidate, AutoMLJob
-from slipway.jobs.cli import duration, print_json, when
+from slipway.errors import SlipwayError
+from slipway.jobs.cli import console, duration, print_json, render, when
+from slipway.jobs.models import JobStatus
 from slipway.platform import automl_backend
 
 automl_app = typer.Typer(help="AutoML (Autopilot) jobs.", no_args_is_help=True)
-console = Console()
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
@@ -48,14 +49,25 @@ def _leaderboard(job: AutoMLJob, candidates: list[AutoMLCandidate]) -> Group:
 
 
 def _follow(name: str) -> None:
+    """Redraw the leaderboard until the job ends, then say what came of it."""
     backend = automl_backend()
-    with Live(console=console, refresh_per_second=2) as live:
+    with Live(console=console(), refresh_per_second=2) as live:
         while True:
             job = backend.describe_auto_ml_job(name)
             live.update(_leaderboard(job, backend.list_candidates_for_auto_ml_job(name)))
             if job.auto_ml_job_status.is_final:
-                return
+                break
             time.sleep(1.0)
+    if job.auto_ml_job_status == JobStatus.FAILED:
+        # The reason is on the leaderboard; the exit code tells scripts the job failed.
+        raise SlipwayError(f"AutoML job {name!r} failed; see `slipway automl show {name}`")
+    best = job.best_candidate
+    metric = best.final_auto_ml_job_objective_metric if best else None
+    if best is not None and metric is not None:
+        render(Text(
+            f"best candidate: {best.candidate_name} ({metric.metric_name} {metric.value:.5g}), "
+            f"registered as model package {job.model_package_arn}"
+        ))  # fmt: skip
 
 
 @automl_app.command("create")
@@ -110,7 +122,7 @@ def list_jobs(
             resolved.problem_type if resolved else "",
             f"{metric.metric_name} {metric.value:.5g}" if metric else "", when(job.creation_time),
         )  # fmt: skip
-    console.print(table)
+    render(table)
 
 
 @automl_app.command("show")
@@ -127,21 +139,22 @@ def show(
     if as_json:
         print_json(job)
         return
-    console.print(
+    out = console()
+    out.print(
         _leaderboard(job, automl_backend().list_candidates_for_auto_ml_job(name, max_results=10))
     )
     for transition in job.secondary_status_transitions:
-        console.print(f"  {transition.get('Status')}: {transition.get('StatusMessage') or ''}")
+        out.print(f"  {transition.get('Status')}: {transition.get('StatusMessage') or ''}")
     for warning in job.warnings:
-        console.print(f"  warning: {warning}", style="yellow")
+        out.print(f"  warning: {warning}", style="yellow")
     artifacts = job.auto_ml_job_artifacts
     if artifacts:
-        console.print(f"data exploration notebook: {artifacts.data_exploration_notebook_location}")
-        console.print(
+        out.print(f"data exploration notebook: {artifacts.data_exploration_notebook_location}")
+        out.print(
             f"candidate definition notebook: {artifacts.candidate_definition_notebook_location}"
         )
     if job.model_package_arn:
-        console.print(f"registered model package: {job.model_package_arn}")
+        out.print(f"registered model package: {job.model_package_arn}")
 
 
 @automl_app.command("candidates")
@@ -160,7 +173,7 @@ def candidates(
     if as_json:
         print_json(found)
         return
-    console.print(_leaderboard(backend.describe_auto_ml_job(name), found))
+    render(_leaderboard(backend.describe_auto_ml_job(name), found))
 
 
 @automl_app.command("stop")

@@ -2,49 +2,45 @@
 
 Starting -> AnalyzingData (read, check, explore: the data exploration notebook) ->
 FeatureEngineering (a preprocessing plan per column) -> ModelTuning (one candidate per
-algorithm with defaults, then a tuning job over all algorithms, then an ensemble of the
-best) -> MaxCandidatesReached or MaxAutoMLJobRuntimeReached -> Completed; the best
-candidate is registered as a model package. With GenerateCandidateDefinitionsOnly the job
-ends after FeatureEngineering in CandidateDefinitionsGenerated.
+algorithm with defaults and a tuning job over all algorithms, whose trials take the
+training slots the defaults free; then an ensemble of the best) -> MaxCandidatesReached
+or MaxAutoMLJobRuntimeReached -> Completed; the best candidate is registered as a model
+package. With GenerateCandidateDefinitionsOnly the job ends after FeatureEngineering in
+CandidateDefinitionsGenerated.
 
 The watcher beats the job's heartbeat; a job whose watcher's process died is adopted by
 another process, which finishes it from the candidates already completed (`_take_over`).
+The candidates' requests are built by `_requests`; waiting for and stopping them is
+`_children`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import io
 import json
 import logging
 import secrets
-import tarfile
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slipway.automl import _data, notebooks
+from slipway.automl import _children, _data, notebooks
 from slipway.automl import _recipes as recipes
+from slipway.automl._requests import CandidateSetup, source_tarball
 from slipway.automl.models import CreateAutoMLJob
-from slipway.automl.service import KIND, candidate, objective_metric
-from slipway.errors import Conflict, NotFound, SlipwayError
-from slipway.jobs.models import JobKind, JobStatus, SecondaryStatus
+from slipway.automl.service import KIND, candidate
+from slipway.errors import Conflict, SlipwayError
+from slipway.jobs.models import JobStatus, SecondaryStatus
 from slipway.registry.models import CreateModelPackageFromTrainingJob
-from slipway.training.models import Channel, CreateTrainingJob, ExperimentConfig, MetricDefinition
-from slipway.tuning.models import CreateTuningJob
+from slipway.training.models import Channel
 
 if TYPE_CHECKING:
     from slipway.automl.service import AutoMLService
 
 log = logging.getLogger("slipway.automl")
-ENTRY_POINT = "candidate.py"
 ENSEMBLE_SIZE = 8
-_POLL = 0.25
 _HEARTBEAT_SECONDS = 2.0
-# How long stopped candidates get to end; orphaned ones must first be adopted (15 s silence).
-_CHILDREN_END_SECONDS = 60.0
 
 
 class _Stopped(Exception):
@@ -112,7 +108,7 @@ class AutoMLLoop:
             log.warning("AutoML job %s failed", self.name, exc_info=True)
             reason = error.message if isinstance(error, SlipwayError) else repr(error)
             with contextlib.suppress(SlipwayError):
-                self._stop_children()
+                _children.stop_children(self.service, self.name)
                 self.jobs.finish(KIND, self.name, JobStatus.FAILED, reason)
 
     def _take_over(self, stage: SecondaryStatus) -> None:
@@ -126,7 +122,7 @@ class AutoMLLoop:
         with the reason. A stop asked for while nobody watched is honoured first.
         """
         self._check_stop()
-        self._stop_children()
+        _children.stop_children(self.service, self.name)
         if not self.jobs.get_job(KIND, self.name).result.get("CandidateJobs"):
             raise SlipwayError(
                 f"the process watching the job ended during {stage}, before any candidate was "
@@ -195,21 +191,23 @@ class AutoMLLoop:
         self.jobs.transition(
             KIND, self.name, SecondaryStatus.FEATURE_ENGINEERING, f"column plan ({plan})"
         )
-        settings_dir = self.root / "settings"
-        settings_dir.mkdir(parents=True, exist_ok=True)
-        (settings_dir / "settings.json").write_text(json.dumps(self.settings))
+        settings_file = self.root / "settings" / "settings.json"
+        settings_file.parent.mkdir(parents=True, exist_ok=True)
+        settings_file.write_text(json.dumps(self.settings))
         base = f"automl/{self.name}"
-        self.settings_uri = (
-            self.service.artifacts.put_file_at(
-                self.service.artifacts.uri_for(f"{base}/settings/settings.json"),
-                settings_dir / "settings.json",
-            ).uri.rsplit("/", 1)[0]
-            + "/"
+        artifacts = self.service.artifacts
+        stored = artifacts.put_file_at(
+            artifacts.uri_for(f"{base}/settings/settings.json"), settings_file
         )
-        self.source_uri = self.service.artifacts.put(
-            f"{base}/source/sourcedir.tar.gz", [_source()]
-        ).uri
-        self.output_path = self.service.artifacts.uri_for(f"{base}/candidates")
+        self.setup = CandidateSetup(
+            job_name=self.name,
+            problem_type=self.settings["ProblemType"],
+            objective=self.settings["Objective"],
+            data_uri=self.data_uri,
+            settings_uri=stored.uri.rsplit("/", 1)[0] + "/",  # the channel is the folder
+            source_uri=artifacts.put(f"{base}/source/sourcedir.tar.gz", [source_tarball()]).uri,
+            output_path=artifacts.uri_for(f"{base}/candidates"),
+        )
         with contextlib.suppress(SlipwayError):  # a deleted job's experiment is reused
             self.service.experiments.create_experiment(
                 self.name, description=f"The candidates of AutoML job {self.name}"
@@ -229,11 +227,17 @@ class AutoMLLoop:
         defaults = list(recipes.ALGORITHMS)[: max(1, min(len(recipes.ALGORITHMS), budget - 1))]
         names = [self._launch_default(a, i + 1) for i, a in enumerate(defaults)]
         self.jobs.update_result(KIND, self.name, {"CandidateJobs": names})
-        self._wait_for(names, self.deadline - self.reserve)
         left_for_tuning = budget - len(names) - (1 if budget > len(names) + 1 else 0)
-        if left_for_tuning > 0 and self._left() > self.reserve + 5:
-            self._run_tuning_job(left_for_tuning)
-        if not self.runtime_reached and budget > len(self._finished()):
+        if left_for_tuning > 0:
+            # The search starts once every default holds a training slot, not once they
+            # have all ended: its trials take the slots as the defaults free them, so no
+            # slot idles while the slowest default runs (the search never used their
+            # scores). Starting it earlier would let trials take slots before defaults.
+            self._wait_for(names, self.deadline - self.reserve, started_only=True)
+            if self._left() > self.reserve + 5:
+                self._run_tuning_job(left_for_tuning)
+        self._wait_for(names, self.deadline - self.reserve)
+        if not self.runtime_reached and budget > len(self._all()):  # MaxCandidates counts all
             self._ensemble()
 
     def _end(self, message: str | None = None) -> None:
@@ -274,84 +278,25 @@ class AutoMLLoop:
 
     # --- candidates ---------------------------------------------------------------------
 
-    def _definitions(self) -> list[MetricDefinition]:
-        return [
-            MetricDefinition(
-                name=objective_metric(m), regex=rf"validation:{m}=([-+0-9.eE]+|nan|inf);"
-            )
-            for m in _data.METRICS[self.settings["ProblemType"]]
-        ]
-
-    def _channels(self) -> dict[str, Channel]:
-        return {"train": Channel(uri=self.data_uri), "automl": Channel(uri=self.settings_uri)}
-
     def _per_job(self) -> int:
         limit = self.request.criteria.max_runtime_per_training_job_in_seconds
         return max(1, int(min(limit, self._left() - self.reserve / 2)))
 
     def _training_job(self, name: str, hps: dict[str, Any], channels: dict[str, Channel]) -> None:
-        request = CreateTrainingJob(
-            training_job_name=name,
-            entry_point=ENTRY_POINT,
-            source_uri=self.source_uri,
-            hyperparameters=hps,
-            metric_definitions=self._definitions(),
-            input_data_config=channels,
-            output_path=self.output_path,
-            max_run=self._per_job(),
-            experiment_config=ExperimentConfig(experiment_name=self.name, trial_name=name),
-        )
+        request = self.setup.training_job(name, hps, channels, self._per_job())
         self.service.training.create_training_job(request)
 
     def _launch_default(self, algorithm: str, sequence: int) -> str:
         name = f"{self.name}-dpp0-{algorithm[:4]}-{sequence:02d}"[:63]
         self._training_job(
-            name, {"algorithm": algorithm, **recipes.DEFAULTS[algorithm]}, self._channels()
+            name, {"algorithm": algorithm, **recipes.DEFAULTS[algorithm]}, self.setup.channels()
         )
         return name
 
     def _run_tuning_job(self, max_jobs: int) -> None:
-        metric = self.settings["Objective"]
-        ranges: dict[str, list[dict[str, Any]]] = {"Integer": [], "Continuous": []}
-        for algorithm_ranges in recipes.RANGES.values():
-            for hp, (kind, low, high, log_scale) in algorithm_ranges.items():
-                ranges["Integer" if kind == "int" else "Continuous"].append(
-                    {"Name": hp, "MinValue": str(low), "MaxValue": str(high),
-                     "ScalingType": "Logarithmic" if log_scale else "Linear"}
-                )  # fmt: skip
         parallel = self.service.settings.max_parallel_jobs
-        request = CreateTuningJob.model_validate(
-            {
-                "HyperParameterTuningJobName": self.name,
-                "HyperParameterTuningJobConfig": {
-                    "Strategy": "Bayesian",
-                    "HyperParameterTuningJobObjective": {
-                        "Type": "Maximize" if recipes.MAXIMIZE[metric] else "Minimize",
-                        "MetricName": objective_metric(metric),
-                    },
-                    "ResourceLimits": {"MaxNumberOfTrainingJobs": max_jobs,
-                                       "MaxParallelTrainingJobs": parallel},
-                    "ParameterRanges": {
-                        "IntegerParameterRanges": ranges["Integer"],
-                        "ContinuousParameterRanges": ranges["Continuous"],
-                        "CategoricalParameterRanges": [
-                            {"Name": "algorithm", "Values": list(recipes.ALGORITHMS)}
-                        ],
-                    },
-                    "RandomSeed": 0,
-                },
-                "TrainingJobDefinition": {
-                    "EntryPoint": ENTRY_POINT,
-                    "SourceUri": self.source_uri,
-                    "MetricDefinitions": [d.to_wire() for d in self._definitions()],
-                    "InputDataConfig": {k: v.to_wire() for k, v in self._channels().items()},
-                    "OutputPath": self.output_path,
-                    "MaxRun": self._per_job(),
-                },
-            }
-        )  # fmt: skip
+        request = self.setup.tuning_job(max_jobs, parallel, self._per_job())
         self.service.tuning.create_hyper_parameter_tuning_job(request)
-        self.tuning_started = True
         while True:
             self._check_stop()
             described = self.service.tuning.describe_hyper_parameter_tuning_job(self.name)
@@ -363,7 +308,7 @@ class AutoMLLoop:
                     self.service.tuning.stop_hyper_parameter_tuning_job(self.name)
                 self.service.tuning.wait(self.name)
                 return
-            time.sleep(_POLL)
+            time.sleep(_children.POLL)
 
     def _ensemble(self) -> None:
         done = self._finished()
@@ -371,7 +316,7 @@ class AutoMLLoop:
             return
         maximize = recipes.MAXIMIZE[self.settings["Objective"]]
         best = sorted(done, key=lambda c: -c[1] if maximize else c[1])[:ENSEMBLE_SIZE]
-        channels = self._channels()
+        channels = self.setup.channels()
         members = []
         for i, (name, _value) in enumerate(best):
             model = self.service.training.describe_training_job(name).model_artifacts or {}
@@ -400,64 +345,17 @@ class AutoMLLoop:
             if c.final_auto_ml_job_objective_metric is not None
         ]
 
-    def _wait_for(self, names: list[str], until: float) -> None:
-        while True:
-            self._check_stop()
-            statuses = [self.jobs.get_job(JobKind.TRAINING, n).status for n in names]
-            if all(s.is_final for s in statuses):
-                return
-            if time.time() >= until:
-                self.runtime_reached = True
-                for n, s in zip(names, statuses, strict=True):
-                    if not s.is_final:
-                        with contextlib.suppress(Conflict, NotFound):
-                            self.service.training.stop_training_job(n)
-                for n in names:
-                    self.service.training.wait(n)
-                return
-            time.sleep(_POLL)
+    def _wait_for(self, names: list[str], until: float, started_only: bool = False) -> None:
+        if _children.wait_for(self.service, names, until, self._check_stop, started_only):
+            self.runtime_reached = True
 
     def _left(self) -> float:
         return self.deadline - time.time()
 
     def _check_stop(self) -> None:
         if self.jobs.stop_requested(KIND, self.name):
-            self._stop_children()
+            _children.stop_children(self.service, self.name)
             raise _Stopped
-
-    def _stop_children(self) -> None:
-        """Stop the tuning job and every running candidate, and wait until they have ended."""
-        with contextlib.suppress(Conflict, NotFound):
-            self.service.tuning.stop_hyper_parameter_tuning_job(self.name)
-        for child in self._running_candidates():
-            with contextlib.suppress(Conflict, NotFound):
-                self.service.training.stop_training_job(child)
-        grace = self.service.settings.job_stop_grace_seconds
-        until = time.monotonic() + _CHILDREN_END_SECONDS + grace
-        while self._running_candidates() or self._tuning_running():
-            if time.monotonic() > until:
-                log.warning("AutoML job %s: some candidates did not stop in time", self.name)
-                return
-            # Children watched by a process that died (an earlier watcher of this job) end
-            # only once someone watches them again.
-            self.service.training.adopt_orphans()
-            self.service.tuning.adopt_orphans()
-            time.sleep(4 * _POLL)
-
-    def _running_candidates(self) -> list[str]:
-        job = self.jobs.get_job(KIND, self.name)
-        return [
-            child.training_job_name
-            for child in self.service.candidate_jobs(job)
-            if not child.training_job_status.is_final
-        ]
-
-    def _tuning_running(self) -> bool:
-        try:
-            tuning = self.service.tuning.describe_hyper_parameter_tuning_job(self.name)
-        except NotFound:
-            return False
-        return not tuning.hyper_parameter_tuning_job_status.is_final
 
     def _store_notebook(self, book: Any, file_name: str) -> str:
         path = self.root / "notebooks" / file_name
@@ -466,26 +364,8 @@ class AutoMLLoop:
         return self.service.artifacts.put_file_at(self.service.artifacts.uri_for(key), path).uri
 
     def _candidate_notebook(self, found: list[Any]) -> None:
-        result = self.jobs.get_job(KIND, self.name).result
-        entries = []
-        if not found:  # definitions only: one candidate per algorithm, with its defaults
-            entries = [
-                {"name": f"dpp0-{a}", "hyperparameters": {"algorithm": a, **recipes.DEFAULTS[a]},
-                 "score": None}
-                for a in recipes.ALGORITHMS
-            ]  # fmt: skip
-        for c in sorted(found, key=lambda c: c.creation_time):
-            metric = c.final_auto_ml_job_objective_metric
-            if metric is None:
-                continue
-            entry = {
-                "name": c.candidate_name,
-                "hyperparameters": c.candidate_properties["HyperParameters"],
-                "score": metric.value,
-            }
-            if entry["hyperparameters"].get("algorithm") == "ensemble":
-                entry["members"] = result.get("EnsembleMembers", {}).get(c.candidate_name, [])
-            entries.append(entry)
+        members = self.jobs.get_job(KIND, self.name).result.get("EnsembleMembers", {})
+        entries = notebooks.candidate_entries(found, members)
         tuning = {
             "Strategy": "Bayesian",
             "MaxJobs": self.request.criteria.max_candidates,
@@ -494,15 +374,3 @@ class AutoMLLoop:
         book = notebooks.candidates(self.name, self.data_uri, self.settings, entries, tuning)
         uri = self._store_notebook(book, notebooks.CANDIDATES)
         self.jobs.update_result(KIND, self.name, {"CandidateDefinitionNotebook": uri})
-
-
-def _source() -> bytes:
-    """sourcedir.tar.gz holding the candidate script's entry point."""
-    script = b"from slipway.automl._candidate import main\n\nmain()\n"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        info = tarfile.TarInfo(ENTRY_POINT)
-        info.size = len(script)
-        info.mtime = int(dt.datetime.now(dt.UTC).timestamp())
-        tar.addfile(info, io.BytesIO(script))
-    return buffer.getvalue()

@@ -11,12 +11,15 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from slipway.automl import _recipes
+
+if TYPE_CHECKING:
+    from slipway.automl.models import AutoMLCandidate
 
 EXPLORATION = "SageMakerAutopilotDataExplorationNotebook.ipynb"
 CANDIDATES = "SageMakerAutopilotCandidateDefinitionNotebook.ipynb"
@@ -115,6 +118,33 @@ def exploration(job_name: str, data_uri: str, target: str, analysis: dict[str, A
 
 
 _KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def candidate_entries(
+    found: list[AutoMLCandidate], members: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """The candidates the notebook rebuilds: the scored ones, oldest first (an ensemble with
+    its members); with none (definitions only), one per algorithm with its defaults."""
+    if not found:
+        return [
+            {"name": f"dpp0-{a}", "hyperparameters": {"algorithm": a, **_recipes.DEFAULTS[a]},
+             "score": None}
+            for a in _recipes.ALGORITHMS
+        ]  # fmt: skip
+    listed = []
+    for c in sorted(found, key=lambda c: c.creation_time):
+        metric = c.final_auto_ml_job_objective_metric
+        if metric is None:
+            continue
+        entry = {
+            "name": c.candidate_name,
+            "hyperparameters": c.candidate_properties["HyperParameters"],
+            "score": metric.value,
+        }
+        if entry["hyperparameters"].get("algorithm") == "ensemble":
+            entry["members"] = members.get(c.candidate_name, [])
+        listed.append(entry)
+    return listed
 
 
 def candidates(job_name: str, data_uri: str, settings: dict[str, Any],

@@ -1,9 +1,9 @@
 """AutoML jobs: infer the problem, explore the data, tune candidate pipelines, rank them.
 
 An AutoML job is a job of kind AutoMLJob. Its candidates are training jobs, each a trial
-in an experiment named after the AutoML job: first one job per algorithm with default
-hyperparameters, then a tuning job (named after the AutoML job) over all algorithms,
-then an ensemble of the best. The work runs in a watcher thread of the process that
+in an experiment named after the AutoML job: one job per algorithm with default
+hyperparameters and a tuning job (named after the AutoML job) over all algorithms, then
+an ensemble of the best. The work runs in a watcher thread of the process that
 created the job (see `automl.loop`); a job whose watcher went away is adopted by the next
 slipway process that looks for orphans, which finishes it from its completed candidates.
 """

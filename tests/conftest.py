@@ -211,9 +211,13 @@ def unique() -> str:
     return uuid.uuid4().hex[:10]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium (Debian's) for every Studio test module, driven by Playwright."""
+    """Headless Chromium (Debian's) for one Studio test module, driven by Playwright.
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in
+    this thread while it is open, and tests after it that call asyncio.run must not see it.
+    """
     from studio_support import CHROMIUM, CHROMIUM_ARGS
 
     sync_api = pytest.importorskip("playwright.sync_api")

@@ -220,7 +220,7 @@ BAD_REQUESTS = {
     ),
     "number as a name": (
         "POST", "/experiments", {"json": {"ExperimentName": 42}},
-        422, "ValidationError", "ExperimentName",
+        422, "ValidationError", "ExperimentName: Input should be a valid string (got 42)",
     ),
     "number as a string parameter": (
         "PATCH", "/trial-components/comp", {"json": {"Parameters": {"p": {"StringValue": 5}}}},
@@ -232,7 +232,8 @@ BAD_REQUESTS = {
     ),
     "text as max results": (
         "GET", "/experiments?max_results=ten", {},
-        422, "ValidationError", "max_results",
+        422, "ValidationError", "max_results: Input should be a valid integer, unable to parse "
+        "string as an integer (got 'ten')",
     ),
     "an object for a list of tags": (
         "POST", "/experiments", {"json": {"ExperimentName": "new", "Tags": {"k": "v"}}},

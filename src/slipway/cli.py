@@ -131,6 +131,24 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _given(error: click_errors.UsageError) -> str:
+    """The value a bad option was given, when its message does not say it already."""
+    param = getattr(error, "param", None)
+    if not isinstance(error, click_errors.BadParameter) or param is None:
+        return ""
+    args = sys.argv[1:]
+    for option in getattr(param, "opts", ()):
+        for i, arg in enumerate(args):
+            value = None
+            if arg == option and i + 1 < len(args):
+                value = args[i + 1]
+            elif arg.startswith(option + "="):
+                value = arg.split("=", 1)[1]
+            if value is not None and repr(value) not in error.format_message():
+                return f" (got {value!r})"
+    return ""
+
+
 def main() -> None:
     _mount_capabilities()
     try:
@@ -140,7 +158,7 @@ def main() -> None:
     except click_errors.UsageError as error:
         # Usage errors as one line too, with the command's --help as the next step.
         where = error.ctx.command_path if error.ctx else "slipway"
-        _fail(f"{error.format_message()} (see `{where} --help`)", error.exit_code)
+        _fail(f"{error.format_message()}{_given(error)} (see `{where} --help`)", error.exit_code)
     except click_errors.Abort:
         _fail("aborted", 130)
     except click_errors.Exit as done:

@@ -7,6 +7,9 @@ message on one line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 class SlipwayError(Exception):
     """Base class of every error slipway raises on purpose."""
@@ -88,3 +91,17 @@ def from_response(status_code: int, body: dict[str, str]) -> SlipwayError:
     if cls is SlipwayError:
         error.status_code = status_code
     return error
+
+
+def describe_problems(problems: Iterable[Mapping[str, Any]], limit: int = 5) -> str:
+    """pydantic's complaints (``error.errors()``) as one line: each field and the value it got.
+
+    A request body's own place ("body") is left out of the field's path.
+    """
+    parts = []
+    for problem in list(problems)[:limit]:
+        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+        value = problem.get("input")
+        shown = f" (got {value!r:.60})" if isinstance(value, str | int | float) else ""
+        parts.append(f"{where or 'value'}: {problem.get('msg', 'invalid')}{shown}")
+    return "; ".join(parts)

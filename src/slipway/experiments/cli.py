@@ -17,7 +17,7 @@ from rich.console import RenderableType
 from rich.table import Table
 
 from slipway._cli_output import collect, number_text, print_json, show, time_text
-from slipway.errors import ValidationError
+from slipway.errors import ValidationError, describe_problems
 from slipway.experiments.expressions import Filter, Operator, Resource, SearchExpression
 from slipway.experiments.models import (
     Experiment,
@@ -209,7 +209,7 @@ def _search_expression(filters: Sequence[str], expression: str | None) -> Search
     try:
         return SearchExpression(filters=parsed, sub_expressions=[given] if given else [])
     except pydantic.ValidationError as error:
-        raise ValidationError(f"--filter: {_problems(error)}") from None
+        raise ValidationError(f"--filter: {describe_problems(error.errors())}") from None
 
 
 def _parse_filter(text: str) -> Filter:
@@ -230,7 +230,7 @@ def _parse_filter(text: str) -> Filter:
     try:
         return Filter(name=parts[0], operator=operator, value=value)
     except pydantic.ValidationError as error:
-        raise ValidationError(f"--filter {text!r}: {_problems(error)}") from None
+        raise ValidationError(f"--filter {text!r}: {describe_problems(error.errors())}") from None
 
 
 def _parse_expression(argument: str) -> SearchExpression:
@@ -252,16 +252,10 @@ def _parse_expression(argument: str) -> SearchExpression:
     try:
         return SearchExpression.model_validate(document)
     except pydantic.ValidationError as error:
+        problems = describe_problems(error.errors())
         raise ValidationError(
-            f"--expression {_short(argument)!r} is not a SearchExpression: {_problems(error)}"
+            f"--expression {_short(argument)!r} is not a SearchExpression: {problems}"
         ) from None
-
-
-def _problems(error: pydantic.ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in problem['loc']) or 'value'}: {problem['msg']}"
-        for problem in error.errors()[:3]
-    )
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -154,15 +154,18 @@ def write_points(
     return True
 
 
-def read_points(conn: Connection, tc_id: int, metric_name: str) -> list[MetricPoint]:
-    """Every point of one metric, in step order (then time order); unstepped points last."""
+def _points_query(tc_id: int, metric_name: str) -> sa.Select:
     table = t.metric_points
-    query = (
+    return (
         sa.select(table.c.step, table.c.timestamp, table.c.value)
         .where(table.c.trial_component_id == tc_id, table.c.name == metric_name)
         # SQLite sorts NULL first, PostgreSQL last: say which, so both answer alike.
         .order_by(table.c.step.asc().nulls_last(), table.c.timestamp, table.c.id)
     )
+
+
+def read_points(conn: Connection, tc_id: int, metric_name: str) -> list[MetricPoint]:
+    """Every point of one metric, in step order (then time order); unstepped points last."""
     return [
         MetricPoint(
             metric_name=metric_name,
@@ -170,5 +173,17 @@ def read_points(conn: Connection, tc_id: int, metric_name: str) -> list[MetricPo
             timestamp=row.timestamp,
             iteration_number=row.step,
         )
-        for row in conn.execute(query)
+        for row in conn.execute(_points_query(tc_id, metric_name))
     ]
+
+
+def read_curve(conn: Connection, tc_id: int, metric_name: str) -> tuple[list[float], list[float]]:
+    """One metric as a chart draws it: x (the step, or the time without one) and y.
+
+    In the order of ``read_points``, as two plain lists: a chart of 100,000 points has no
+    use for 100,000 validated point objects, which cost three times the query.
+    """
+    rows = conn.execute(_points_query(tc_id, metric_name)).all()
+    xs = [timestamp if step is None else step for step, timestamp, _ in rows]
+    ys = [math.nan if value is None else value for _, _, value in rows]
+    return xs, ys

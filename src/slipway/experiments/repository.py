@@ -312,6 +312,25 @@ def _summary(row: Any, source_arn: str | None) -> MetricSummary:
     )
 
 
+def experiment_columns(conn: Connection, exp_id: int) -> tuple[list[str], list[str]]:
+    """The parameter and metric names any component of an experiment has, sorted."""
+    in_experiment = (
+        sa.select(t.trial_component_links.c.trial_component_id)
+        .join(t.trials, t.trials.c.id == t.trial_component_links.c.trial_id)
+        .where(t.trials.c.experiment_id == exp_id)
+    )
+    names = []
+    for table in (t.parameters, t.metric_summaries):
+        query = (
+            sa.select(table.c.name)
+            .distinct()
+            .where(table.c.trial_component_id.in_(in_experiment))
+            .order_by(table.c.name)
+        )
+        names.append(list(conn.scalars(query)))
+    return names[0], names[1]
+
+
 def load_metric_summaries(conn: Connection, tc_id: int) -> list[MetricSummary]:
     """A component's metric summaries alone: what a job's end reads, not the component."""
     source_arn = conn.scalar(

@@ -170,6 +170,11 @@ class ExperimentsService:
         expression = _list_filters(created_after=created_after, created_before=created_before)
         return self.search("Experiment", expression, sort_by, sort_order, max_results, next_token)
 
+    def experiment_columns(self, experiment_name: str) -> tuple[list[str], list[str]]:
+        """The parameter and metric names found on the experiment's components."""
+        with self.db.read() as conn:
+            return repository.experiment_columns(conn, self._experiment_id(conn, experiment_name))
+
     def update_experiment(
         self,
         experiment_name: str,
@@ -496,6 +501,14 @@ class ExperimentsService:
         with self.db.read() as conn:
             tc_id = self._component_id(conn, trial_component_name)
             return repository.load_metric_summaries(conn, tc_id)
+
+    def get_metric_curve(
+        self, trial_component_name: str, metric_name: str
+    ) -> tuple[list[float], list[float]]:
+        """A metric's x (step, or time) and y values, for a chart: no point objects."""
+        with self.db.read() as conn:
+            tc_id = self._component_id(conn, trial_component_name)
+            return metric_store.read_curve(conn, tc_id, metric_name)
 
     def get_metric_series(self, trial_component_name: str, metric_name: str) -> list[MetricPoint]:
         with self.db.read() as conn:

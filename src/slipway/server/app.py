@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slipway import __version__
 from slipway.automl import api as automl_api
-from slipway.errors import SlipwayError
+from slipway.errors import SlipwayError, describe_problems
 from slipway.experiments import api as experiments_api
 from slipway.jobs import api as jobs_api
 from slipway.monitor import api as monitor_api
@@ -45,11 +45,6 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
-def _describe(error: dict) -> str:
-    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-    return f"{where or 'body'}: {error.get('msg', 'invalid')}"
-
-
 async def _on_slipway_error(_request: Request, error: SlipwayError) -> JSONResponse:
     return _error(error.status_code, error.code, error.message)
 
@@ -64,7 +59,7 @@ async def _on_validation_error(_request: Request, error: RequestValidationError)
             "BadRequest",
             "the request body must be a JSON object sent with Content-Type: application/json",
         )
-    message = "; ".join(_describe(p) for p in problems[:5])
+    message = describe_problems(problems)
     return _error(422, "ValidationError", message)
 
 

@@ -11,8 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from slipway.experiments.models import MetricPoint
-
 # Over this many points a curve is downsampled before it is sent to the browser.
 MAX_POINTS = 2000
 CHART_TYPES = ("ConfusionMatrix", "ROCCurve", "PrecisionRecallCurve")
@@ -69,16 +67,17 @@ def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def metric_curves(metric: str, series: dict[str, list[MetricPoint]]) -> dict[str, Any]:
-    """One line per component: the metric over steps (over time when it has no steps)."""
+def metric_curves(
+    metric: str, curves: dict[str, tuple[Sequence[float], Sequence[float]]]
+) -> dict[str, Any]:
+    """One line per component: the metric over steps (over time when it has no steps).
+
+    ``curves`` maps each component to its x and y values (``get_metric_curve``).
+    """
     traces = []
-    for name, points in series.items():
-        x = np.fromiter(
-            (p.iteration_number if p.iteration_number is not None else p.timestamp for p in points),
-            dtype=float,
-            count=len(points),
-        )
-        y = np.fromiter((p.value for p in points), dtype=float, count=len(points))
+    for name, (xs, ys) in curves.items():
+        x = np.asarray(xs, dtype=float)
+        y = np.asarray(ys, dtype=float)
         finite = np.isfinite(y)
         x, y = x[finite], y[finite]
         order = np.argsort(x, kind="stable")

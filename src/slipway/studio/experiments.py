@@ -9,7 +9,7 @@ import pydantic
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from slipway.errors import NotFound, SlipwayError, ValidationError
+from slipway.errors import NotFound, SlipwayError, ValidationError, describe_problems
 from slipway.experiments.expressions import Filter, Operator, SearchExpression
 from slipway.experiments.models import Page, SortOrder, TrialComponent
 from slipway.jobs.models import JobKind
@@ -38,10 +38,7 @@ def _typed_expression(text: str) -> SearchExpression | None:
     try:
         return SearchExpression.model_validate_json(text)
     except pydantic.ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, p['loc'])) or 'expression'}: {p['msg']}"
-            for p in error.errors()[:3]
-        )
+        problems = describe_problems(error.errors(), limit=3)
         shown = text if len(text) <= 80 else text[:77] + "..."
         raise ValidationError(
             f"search expression {shown!r} is not valid ({problems}); write it as the search "
@@ -123,6 +120,7 @@ def experiment(
     svc = services(request).experiments
     try:
         entity = svc.get_experiment(name)
+        parameters, metrics = svc.experiment_columns(name)
     except SlipwayError as error:
         return error_page(request, error)
     status, error, page = 200, None, Page[Any](items=[])
@@ -134,7 +132,6 @@ def experiment(
         page = svc.search("TrialComponent", search, sort_by, sort_order, PAGE_SIZE, token)
     except SlipwayError as problem:
         status, error = 400, problem.message
-    parameters, metrics = _columns(page.items)
     return render(
         request,
         "experiment.html",
@@ -142,7 +139,7 @@ def experiment(
         title=entity.display_name,
         experiment=entity,
         page=page,
-        # Offered: what this page's rows have, and what was chosen even if no row has it.
+        # Offered: every column of the experiment, and what was chosen even if none has it.
         parameters=sorted({*parameters, *chosen_parameters}),
         metrics=sorted({*metrics, *chosen_metrics}),
         shown_parameters=chosen_parameters or parameters[:DEFAULT_COLUMNS],
@@ -195,7 +192,7 @@ def compare(
         entities = [svc.get_trial_component(n) for n in names]
         parameters, metrics = _columns(entities)
         metric = metric if metric in metrics else (metrics[0] if metrics else None)
-        series = {n: svc.get_metric_series(n, metric) for n in names} if metric else {}
+        series = {n: svc.get_metric_curve(n, metric) for n in names} if metric else {}
     except SlipwayError as error:
         return error_page(request, error)
     numeric = [p for p in parameters if all(_is_number(tc, p) for tc in entities)]

@@ -234,7 +234,7 @@ def _training(platform: Any, job: Job) -> dict[str, Any]:
     figures = [
         (metric, charts.metric_curves(metric, {component: series}))
         for metric in metrics
-        if (series := experiments.get_metric_series(component, metric))
+        if (series := experiments.get_metric_curve(component, metric))[0]
     ]
     return {"training": described, "component": component, "figures": figures}
 

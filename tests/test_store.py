@@ -173,3 +173,28 @@ def test_a_retried_metric_batch_is_stored_once(experiments: ExperimentsService) 
 
     (summary,) = experiments.get_trial_component("retried").metrics
     assert (first, again, summary.count) == (2, 0, 2)
+
+
+def test_a_metric_curve_is_the_series_in_the_same_order_as_x_and_y(
+    experiments: ExperimentsService,
+) -> None:
+    # Out of order, with ties, a NaN, and points without a step (which go last, by time).
+    points = [
+        MetricPoint(metric_name="loss", value=0.5, timestamp=30.0, iteration_number=2),
+        MetricPoint(metric_name="loss", value=0.9, timestamp=10.0, iteration_number=0),
+        MetricPoint(metric_name="loss", value=0.7, timestamp=50.0),
+        MetricPoint(metric_name="loss", value=math.nan, timestamp=20.0, iteration_number=1),
+        MetricPoint(metric_name="loss", value=0.6, timestamp=40.0),
+        MetricPoint(metric_name="loss", value=0.4, timestamp=30.0, iteration_number=2),
+        MetricPoint(metric_name="other", value=1.0, timestamp=10.0, iteration_number=0),
+    ]
+    experiments.create_trial_component("curve")
+    experiments.log_metrics("curve", points)
+
+    xs, ys = experiments.get_metric_curve("curve", "loss")
+    series = experiments.get_metric_series("curve", "loss")
+
+    assert xs == [0.0, 1.0, 2.0, 2.0, 40.0, 50.0]
+    assert [str(y) for y in ys] == ["0.9", "nan", "0.5", "0.4", "0.6", "0.7"]
+    assert [str(p.value) for p in series] == [str(y) for y in ys]
+    assert experiments.get_metric_curve("curve", "missing") == ([], [])

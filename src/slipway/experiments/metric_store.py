@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from slipway.experiments import tables as t
 from slipway.experiments.models import MetricPoint
+from slipway.store.db import fetch_rows
 
 
 @dataclass
@@ -181,9 +182,20 @@ def read_curve(conn: Connection, tc_id: int, metric_name: str) -> tuple[list[flo
     """One metric as a chart draws it: x (the step, or the time without one) and y.
 
     In the order of ``read_points``, as two plain lists: a chart of 100,000 points has no
-    use for 100,000 validated point objects, which cost three times the query.
+    use for 100,000 point objects. The rows come straight from the driver and are put in
+    order here, which costs a fraction of an ORDER BY that cannot use the index.
     """
-    rows = conn.execute(_points_query(tc_id, metric_name)).all()
-    xs = [timestamp if step is None else step for step, timestamp, _ in rows]
-    ys = [math.nan if value is None else value for _, _, value in rows]
-    return xs, ys
+    import numpy as np  # here: a script that only logs metrics does not import NumPy
+
+    table = t.metric_points
+    query = sa.select(table.c.step, table.c.timestamp, table.c.value, table.c.id).where(
+        table.c.trial_component_id == tc_id, table.c.name == metric_name
+    )
+    rows = fetch_rows(conn, query)
+    if not rows:
+        return [], []
+    step, stamp, value, row_id = np.array(rows, dtype=float).T  # None (NULL) becomes NaN
+    unstepped = np.isnan(step)
+    # Steps in order, then time, then insertion; points without a step after the others.
+    order = np.lexsort((row_id, stamp, np.where(unstepped, 0, step), unstepped))
+    return np.where(unstepped, stamp, step)[order].tolist(), value[order].tolist()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -130,15 +131,16 @@ def fresh_database(server_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def slipway_home(home: Path) -> Iterator[None]:
-    """Point this process's SDK at ``home`` (embedded, no other SLIPWAY_* set) for the block."""
+def slipway_sdk(**variables: str) -> Iterator[None]:
+    """This process's SDK under exactly these SLIPWAY_* variables for the block."""
     from slipway.platform import reset
     from slipway.settings import get_settings, reload_settings
 
     with pytest.MonkeyPatch.context() as patch:
         for name in [name for name in os.environ if name.startswith("SLIPWAY_")]:
             patch.delenv(name)
-        patch.setenv("SLIPWAY_HOME", str(home))
+        for name, value in variables.items():
+            patch.setenv(name, value)
         reload_settings()
         reset()
         try:
@@ -147,3 +149,8 @@ def slipway_home(home: Path) -> Iterator[None]:
             # Close the SQLite connections before another process opens the same file.
             reset()
             get_settings.cache_clear()
+
+
+def slipway_home(home: Path) -> contextlib.AbstractContextManager[None]:
+    """Point this process's SDK at ``home`` (embedded) for the block."""
+    return slipway_sdk(SLIPWAY_HOME=str(home))

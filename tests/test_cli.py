@@ -279,3 +279,20 @@ def test_search_by_an_unknown_property_exits_1_with_one_line(cli: Cli) -> None:
 
     assert result.returncode == 1
     assert "'Colour'" in _one_line_error(result)
+
+
+def test_output_cut_short_by_the_reader_ends_quietly(tmp_path: Path) -> None:
+    # `slipway ... --help | head -1`: the reader goes away; no traceback for the user.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+    env["SLIPWAY_HOME"] = str(tmp_path)
+    process = subprocess.Popen(
+        [SLIPWAY, "monitor", "executions", "--help"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=30)
+    assert "Traceback" not in stderr, stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -558,6 +560,23 @@ def test_a_training_job_reports_where_the_service_put_its_model(
     assert model.endswith("model.tar.gz")
     owned = {**_created(body)[0], "status": {"succeeded": 1}}
     _declared(observed_status(body, owned, known), _status_schema("TrainingJob"))
+
+
+def test_a_pod_whose_job_fails_exits_non_zero(tmp_path: Path) -> None:
+    # Kubernetes marks the Job failed only when its pod's command exits non-zero.
+    body = _resource("TrainingJob", "crash", {"entryPoint": "train.py", "sourceUri": ""})
+    body["spec"]["sourceUri"] = _source(tmp_path, "raise SystemExit('no data')\n")
+    (job,) = desired_objects(body, CONFIG)
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    request = next(e["value"] for e in container["env"] if e["name"] == "SLIPWAY_REQUEST")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+    env.update(SLIPWAY_HOME=str(tmp_path / "home"), SLIPWAY_REQUEST=request)
+    slipway = str(Path(sys.executable).parent / "slipway")
+    done = subprocess.run(
+        [slipway, "operator", "execute", "TrainingJob"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.strip() == "TrainingJob: Failed"
 
 
 def test_a_tuning_job_reports_its_best_training_job(

@@ -7,12 +7,11 @@ events) and can stop it. Jobs of the other kinds are seeded through the job serv
 
 from __future__ import annotations
 
+import contextlib
 import html
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from helpers import slipway_sdk
 from slipway.jobs.models import JobKind, JobStatus, SecondaryStatus
-from slipway.platform import reset, services
-from slipway.settings import get_settings, reload_settings
+from slipway.platform import services
+from slipway.settings import get_settings
 from slipway.studio.charts import MAX_POINTS
 from slipway.training import Estimator
 from slipway.tuning import ContinuousParameter, HyperparameterTuner
@@ -96,21 +96,9 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
         yield running
 
 
-@contextmanager
-def _remote(studio: Studio) -> Iterator[None]:
+def _remote(studio: Studio) -> contextlib.AbstractContextManager[None]:
     """The SDK of this process talks to the server, as a user's notebook would."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [name for name in os.environ if name.startswith("SLIPWAY_")]:
-            patch.delenv(name)
-        patch.setenv("SLIPWAY_SERVER_URL", studio.url)
-        patch.setenv("SLIPWAY_TOKEN", studio.token)
-        reload_settings()
-        reset()
-        try:
-            yield
-        finally:
-            reset()
-            get_settings.cache_clear()
+    return slipway_sdk(SLIPWAY_SERVER_URL=studio.url, SLIPWAY_TOKEN=studio.token)
 
 
 def _estimator(folder: Path, script: str, metrics: list[dict[str, str]]) -> Estimator:

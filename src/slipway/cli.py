@@ -152,14 +152,15 @@ def _given(error: click_errors.UsageError) -> str:
 def main() -> None:
     _mount_capabilities()
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode, a command's typer.Exit(code) comes back as the result.
+        code = app(standalone_mode=False)
     except SlipwayError as error:
         _fail(error.message, 1)
     except click_errors.UsageError as error:
         # Usage errors as one line too, with the command's --help as the next step.
         where = error.ctx.command_path if error.ctx else "slipway"
         _fail(f"{error.format_message()}{_given(error)} (see `{where} --help`)", error.exit_code)
-    except click_errors.Abort:
+    except typer.Abort:
         _fail("aborted", 130)
-    except click_errors.Exit as done:
-        sys.exit(done.exit_code)
+    if isinstance(code, int) and code:
+        sys.exit(code)

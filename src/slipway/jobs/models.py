@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from slipway.experiments.models import WireModel
 
@@ -81,3 +81,18 @@ class LogLine(WireModel):
     line_number: int
     timestamp: float
     message: str
+
+
+class ChildState(NamedTuple):
+    """Where a child job is: its status and its result so far."""
+
+    status: JobStatus
+    result: dict[str, Any]
+
+
+class Stage(NamedTuple):
+    """A secondary status a job entered, with its message and when."""
+
+    status: SecondaryStatus
+    message: str | None
+    at: dt.datetime

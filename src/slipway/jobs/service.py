@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,10 +17,28 @@ from sqlalchemy.engine import Connection
 from slipway.errors import AlreadyExists, Conflict, NotFound, ValidationError
 from slipway.experiments.expressions import decode_token, encode_token
 from slipway.experiments.models import Page
+from slipway.jobs import queries as q
 from slipway.jobs import tables as t
-from slipway.jobs.models import Job, JobKind, JobStatus, LogLine, SecondaryStatus, StatusTransition
+from slipway.jobs.models import (
+    ChildState,
+    Job,
+    JobKind,
+    JobStatus,
+    LogLine,
+    SecondaryStatus,
+    Stage,
+    StatusTransition,
+)
 from slipway.store.db import Database
 
+# Where a user finds the names of each kind of job.
+_LISTED_BY = {
+    JobKind.TRAINING: "slipway jobs list --kind TrainingJob",
+    JobKind.TUNING: "slipway tuning list",
+    JobKind.TRANSFORM: "slipway transform list",
+    JobKind.MONITORING: "slipway monitor executions",
+    JobKind.AUTOML: "slipway automl list",
+}
 _FINAL_SECONDARY = {
     JobStatus.COMPLETED: SecondaryStatus.COMPLETED,
     JobStatus.FAILED: SecondaryStatus.FAILED,
@@ -28,48 +46,8 @@ _FINAL_SECONDARY = {
 }
 
 
-# The statements a running job makes again and again, built once: building one costs
-# more than running it on SQLite, and a tuning job's trials make dozens each.
-_JOB_ID = sa.bindparam("job_id_")
-_FIND = sa.select(t.jobs.c.id).where(
-    t.jobs.c.kind == sa.bindparam("kind_"), t.jobs.c.name == sa.bindparam("name_")
-)
-_INSERT_JOB = sa.insert(t.jobs).returning(t.jobs.c.id)
-_UPDATE_JOB = sa.update(t.jobs).where(t.jobs.c.id == _JOB_ID)
-_RESULT = sa.select(t.jobs.c.result).where(t.jobs.c.id == _JOB_ID)
-_CHILDREN = sa.select(t.jobs.c.name, t.jobs.c.status, t.jobs.c.result).where(
-    t.jobs.c.kind == sa.bindparam("kind_"),
-    t.jobs.c.parent_id == _JOB_ID,
-    t.jobs.c.name.in_(sa.bindparam("names_", expanding=True)),
-)
-_STOP_REQUESTED = sa.select(t.jobs.c.stop_requested).where(t.jobs.c.id == _JOB_ID)
-_CLOSE_STAGE = (
-    sa.update(t.job_transitions)
-    .where(t.job_transitions.c.job_id == _JOB_ID, t.job_transitions.c.end_time.is_(None))
-    .values(end_time=sa.bindparam("closed_at"))
-)
-_INSERT_STAGES = sa.insert(t.job_transitions)
-_LAST_LINE = sa.select(sa.func.max(t.job_logs.c.line_number)).where(t.job_logs.c.job_id == _JOB_ID)
-_INSERT_LINES = sa.insert(t.job_logs)
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class ChildState(NamedTuple):
-    """Where a child job is: its status and its result so far."""
-
-    status: JobStatus
-    result: dict[str, Any]
-
-
-class Stage(NamedTuple):
-    """A secondary status a job entered, with its message and when."""
-
-    status: SecondaryStatus
-    message: str | None
-    at: dt.datetime
 
 
 class JobService:
@@ -99,7 +77,7 @@ class JobService:
                 )
             parent_id = self._id(conn, *parent) if parent else None
             job_id = conn.execute(
-                _INSERT_JOB,
+                q.INSERT_JOB,
                 {
                     "name": name,
                     "kind": kind.value,
@@ -115,7 +93,7 @@ class JobService:
                 },
             ).scalar_one()
             conn.execute(
-                _INSERT_STAGES,
+                q.INSERT_STAGES,
                 {"job_id": job_id, "status": SecondaryStatus.STARTING.value, "start_time": now},
             )
         self._remember(kind, name, job_id)
@@ -165,7 +143,7 @@ class JobService:
             if parent is not None:
                 query = query.where(t.jobs.c.parent_id == self._id(conn, *parent))
             ids = list(conn.scalars(query.offset(offset).limit(max_results + 1)))
-            items = self._load_many(conn, ids[:max_results])
+            items = q.load_jobs(conn, ids[:max_results])
         token = encode_token(offset + max_results) if len(ids) > max_results else None
         return Page[Job](items=items, next_token=token)
 
@@ -194,7 +172,7 @@ class JobService:
         with self.db.read() as conn:
             parent_id = self._id(conn, *parent)
             params = {"kind_": kind.value, "job_id_": parent_id, "names_": list(names)}
-            rows = conn.execute(_CHILDREN, params)
+            rows = conn.execute(q.CHILDREN, params)
             return {row.name: ChildState(JobStatus(row.status), row.result or {}) for row in rows}
 
     def child_status_counts(
@@ -242,7 +220,7 @@ class JobService:
             job_id = self._id(conn, kind, name)
             self._enter(conn, job_id, stages, final=False)
             conn.execute(
-                _UPDATE_JOB,
+                q.UPDATE_JOB,
                 {
                     "job_id_": job_id,
                     "secondary_status": last.status.value,
@@ -273,10 +251,10 @@ class JobService:
         reason = (failure_reason or "")[:1024] or None
         with self.db.write() as conn:
             job_id = self._id(conn, kind, name)
-            stored = conn.scalar(_RESULT, {"job_id_": job_id})
+            stored = conn.scalar(q.RESULT, {"job_id_": job_id})
             self._enter(conn, job_id, [*stages, Stage(secondary, reason, now)], final=True)
             conn.execute(
-                _UPDATE_JOB,
+                q.UPDATE_JOB,
                 {
                     "job_id_": job_id,
                     "status": status.value,
@@ -316,7 +294,7 @@ class JobService:
 
     def stop_requested(self, kind: JobKind, name: str) -> bool:
         with self.db.read() as conn:
-            return bool(conn.scalar(_STOP_REQUESTED, {"job_id_": self._id(conn, kind, name)}))
+            return bool(conn.scalar(q.STOP_REQUESTED, {"job_id_": self._id(conn, kind, name)}))
 
     # --- watchers -----------------------------------------------------------------------
 
@@ -338,7 +316,7 @@ class JobService:
             sa.or_(t.jobs.c.heartbeat_at.is_(None), t.jobs.c.heartbeat_at < cutoff),
         )
         with self.db.read() as conn:
-            return self._load_many(conn, list(conn.scalars(query)))
+            return q.load_jobs(conn, list(conn.scalars(query)))
 
     def claim(self, kind: JobKind, name: str, silent_for: dt.timedelta) -> bool:
         """Take over watching an orphan; False if another process was quicker."""
@@ -369,9 +347,9 @@ class JobService:
             return
         with self.db.write() as conn:
             job_id = self._id(conn, kind, name)
-            first = (conn.scalar(_LAST_LINE, {"job_id_": job_id}) or 0) + 1
+            first = (conn.scalar(q.LAST_LINE, {"job_id_": job_id}) or 0) + 1
             conn.execute(
-                _INSERT_LINES,
+                q.INSERT_LINES,
                 [
                     {"job_id": job_id, "line_number": first + i, "timestamp": ts, "message": text}
                     for i, (ts, text) in enumerate(lines)
@@ -392,10 +370,7 @@ class JobService:
                 .order_by(t.job_logs.c.line_number)
                 .limit(limit)
             )
-            return [
-                LogLine(line_number=r.line_number, timestamp=r.timestamp, message=r.message)
-                for r in rows
-            ]
+            return q.log_lines(rows)
 
     def tail_logs(self, kind: JobKind, name: str, limit: int = 1000) -> list[LogLine]:
         """The last ``limit`` log lines, in order: the end is what people look at first."""
@@ -409,22 +384,19 @@ class JobService:
                 .order_by(t.job_logs.c.line_number.desc())
                 .limit(limit)
             )
-            return [
-                LogLine(line_number=r.line_number, timestamp=r.timestamp, message=r.message)
-                for r in reversed(list(rows))
-            ]
+            return q.log_lines(reversed(list(rows)))
 
     # --- internals ----------------------------------------------------------------------
 
     def _find(self, conn: Connection, kind: JobKind, name: str) -> int | None:
-        return conn.scalar(_FIND, {"kind_": kind.value, "name_": name})
+        return conn.scalar(q.FIND, {"kind_": kind.value, "name_": name})
 
     def _id(self, conn: Connection, kind: JobKind, name: str) -> int:
         found = self._ids.get((kind, name))
         if found is None:
             found = self._find(conn, kind, name)
             if found is None:
-                raise NotFound(f"{kind} {name!r} not found; list jobs with `slipway jobs list`")
+                raise NotFound(f"{kind} {name!r} not found; list them with `{_LISTED_BY[kind]}`")
             self._remember(kind, name, found)
         return found
 
@@ -436,10 +408,10 @@ class JobService:
 
         The last stage stays open, unless ``final``: a final status begins and ends at once.
         """
-        conn.execute(_CLOSE_STAGE, {"job_id_": job_id, "closed_at": stages[0].at})
+        conn.execute(q.CLOSE_STAGE, {"job_id_": job_id, "closed_at": stages[0].at})
         ends = [stage.at for stage in stages[1:]] + [stages[-1].at if final else None]
         conn.execute(
-            _INSERT_STAGES,
+            q.INSERT_STAGES,
             [
                 {
                     "job_id": job_id,
@@ -453,57 +425,7 @@ class JobService:
         )
 
     def _load(self, conn: Connection, job_id: int) -> Job:
-        return self._load_many(conn, [job_id])[0]
-
-    def _load_many(self, conn: Connection, job_ids: list[int]) -> list[Job]:
-        """Jobs by id, in that order, in three queries however many (a list is one page)."""
-        if not job_ids:
-            return []
-        rows = {
-            row.id: row for row in conn.execute(sa.select(t.jobs).where(t.jobs.c.id.in_(job_ids)))
-        }
-        history: dict[int, list[StatusTransition]] = {job_id: [] for job_id in job_ids}
-        transitions = conn.execute(
-            sa.select(t.job_transitions)
-            .where(t.job_transitions.c.job_id.in_(job_ids))
-            .order_by(t.job_transitions.c.id)
-        )
-        for tr in transitions:
-            history[tr.job_id].append(
-                StatusTransition(
-                    status=SecondaryStatus(tr.status),
-                    start_time=tr.start_time,
-                    end_time=tr.end_time,
-                    status_message=tr.message,
-                )
-            )
-        parent_ids = {row.parent_id for row in rows.values() if row.parent_id is not None}
-        parents = {}
-        if parent_ids:
-            query = sa.select(t.jobs.c.id, t.jobs.c.name).where(t.jobs.c.id.in_(parent_ids))
-            parents = {row.id: row.name for row in conn.execute(query)}
-        return [
-            _job(rows[job_id], history[job_id], parents.get(rows[job_id].parent_id))
-            for job_id in job_ids
-        ]
-
-
-def _job(row: Any, transitions: list[StatusTransition], parent: str | None) -> Job:
-    return Job(
-        job_name=row.name,
-        job_kind=JobKind(row.kind),
-        status=JobStatus(row.status),
-        secondary_status=SecondaryStatus(row.secondary_status),
-        secondary_status_transitions=transitions,
-        failure_reason=row.failure_reason,
-        creation_time=row.created_at,
-        start_time=row.started_at,
-        end_time=row.ended_at,
-        last_modified_time=row.modified_at,
-        parent_job_name=parent,
-        spec=row.spec or {},
-        result=row.result or {},
-    )
+        return q.load_jobs(conn, [job_id])[0]
 
 
 def _status(value: JobStatus | str) -> JobStatus:

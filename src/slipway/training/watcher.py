@@ -24,8 +24,7 @@ from slipway.experiments.models import (
     TrialComponentStatus,
 )
 from slipway.jobs import runner
-from slipway.jobs.models import JobKind, JobStatus, LogLine, SecondaryStatus
-from slipway.jobs.service import Stage
+from slipway.jobs.models import JobKind, JobStatus, LogLine, SecondaryStatus, Stage
 from slipway.training.container import ContainerRoot
 from slipway.training.models import CreateTrainingJob, source_arn, trial_component_name
 

@@ -99,7 +99,14 @@ def test_the_leaderboard_ranks_candidates_and_highlights_the_best(page: Page) ->
     assert len(cells) == CANDIDATES
     assert [c[0] for c in cells] == ["1", "2", "3"]
     assert scores == sorted(scores, reverse=True)
-    assert {c[3] for c in cells} <= {"lightgbm", "xgboost", "linear", "mlp", "ensemble"}
+    assert {c[3] for c in cells} <= {
+        "lightgbm",
+        "xgboost",
+        "linear",
+        "extra_trees",
+        "mlp",
+        "ensemble",
+    }
     assert all(c[4] == "Completed" for c in cells)
     assert highlighted.count() == 1
     assert highlighted.get_attribute("data-candidate") == best["CandidateName"]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -30,7 +31,8 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
 
-ALGORITHMS = ("lightgbm", "xgboost", "linear", "mlp")
+# In the order their default candidates train (the MLP, often the slowest, last).
+ALGORITHMS = ("lightgbm", "xgboost", "linear", "extra_trees", "mlp")
 SEED = 0
 # Objective metrics: name -> True when larger is better.
 MAXIMIZE = {
@@ -59,6 +61,12 @@ RANGES: dict[str, dict[str, tuple[str, float, float, bool]]] = {
         "xgb_reg_lambda": ("float", 0.001, 10.0, True),
     },
     "linear": {"linear_c": ("float", 0.001, 100.0, True)},
+    "extra_trees": {
+        # Fully grown trees: more of them cost memory and packing time more than accuracy.
+        "et_n_estimators": ("int", 30, 250, True),
+        "et_max_features": ("float", 0.1, 1.0, False),
+        "et_min_samples_leaf": ("int", 1, 16, True),
+    },
     "mlp": {
         "mlp_units": ("int", 32, 256, True),
         "mlp_layers": ("int", 1, 2, False),
@@ -80,6 +88,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
         "xgb_reg_lambda": 1.0,
     },
     "linear": {"linear_c": 1.0},
+    "extra_trees": {"et_n_estimators": 100, "et_max_features": 0.5, "et_min_samples_leaf": 1},
     "mlp": {"mlp_units": 128, "mlp_layers": 1, "mlp_alpha": 0.0001, "mlp_learning_rate": 0.001},
 }  # fmt: skip
 
@@ -190,6 +199,14 @@ def estimator(algorithm: str, classification: bool, hp: dict[str, Any], n_rows: 
         if classification:
             return LogisticRegression(C=c, max_iter=2000)
         return TransformedTargetRegressor(Ridge(alpha=1.0 / c), transformer=StandardScaler())
+    if algorithm == "extra_trees":
+        cls = ExtraTreesClassifier if classification else ExtraTreesRegressor
+        return cls(
+            n_estimators=int(hp["et_n_estimators"]),
+            max_features=float(hp["et_max_features"]),
+            min_samples_leaf=int(hp["et_min_samples_leaf"]),
+            random_state=SEED, n_jobs=1,
+        )  # fmt: skip
     if algorithm == "mlp":
         layers = (int(hp["mlp_units"]),) * int(hp["mlp_layers"])
         options = dict(

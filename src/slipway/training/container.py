@@ -222,9 +222,15 @@ class ContainerRoot:
         _pack(self.output_data, stream)
 
 
+# gzip's fastest level: a model is mostly numbers, which no level shrinks much. A 69 MB
+# tree ensemble took 15.5 s at level 9 (tarfile's default) and 0.4 s at level 1, for a
+# tarball of 13 MB against 16 MB; the job's end waits for it.
+_COMPRESS_LEVEL = 1
+
+
 def _pack(folder: Path, stream: BinaryIO) -> None:
     """Write a folder's contents to a stream as a gzip tarball."""
-    with tarfile.open(fileobj=stream, mode="w:gz") as tar:
+    with tarfile.open(fileobj=stream, mode="w:gz", compresslevel=_COMPRESS_LEVEL) as tar:
         for item in sorted(folder.iterdir()):
             tar.add(item, arcname=item.name)
 

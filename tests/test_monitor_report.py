@@ -8,13 +8,15 @@ import json
 import os
 import re
 import stat
+from types import SimpleNamespace
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 from typer.testing import CliRunner
 
 from monitor_support import HOUR, csv_captures, platform, table, write_capture
-from slipway.monitor import DatasetFormat, DefaultModelMonitor
+from slipway.monitor import DatasetFormat, DefaultModelMonitor, metrics
 
 END = HOUR + dt.timedelta(hours=1)
 
@@ -169,3 +171,24 @@ def test_a_shifted_feature_is_charted_whole_beyond_the_baseline_range(tmp_path, 
     assert beyond > 0.1
     assert sum(y for (low, _), y in bins if low >= top) <= beyond
     assert sum(y for (_, high), y in bins if high > top) >= beyond
+
+
+def test_a_source_that_cannot_be_read_leaves_the_others_on_metrics() -> None:
+    # A service whose database is gone (dropped, unreachable) must not break /metrics.
+    class Broken:
+        def latest_metrics(self):
+            raise ConnectionError("database 'gone' does not exist")
+
+    class Working:
+        def latest_metrics(self):
+            row = SimpleNamespace(
+                schedule_name="nightly", endpoint_name="churn", metric="drift",
+                feature="age", statistic="", value=0.25,
+            )  # fmt: skip
+            return [row]
+
+    broken, working = Broken(), Working()
+    metrics.publish(broken)
+    metrics.publish(working)
+    text = generate_latest().decode()
+    assert 'drift_age{endpoint="churn",monitoring_schedule="nightly"} 0.25' in text

@@ -442,6 +442,8 @@ def test_an_edited_hosting_deployment_moves_its_endpoint_to_a_new_config(
     deployment, _ = decided.apply
     assert deployment["spec"]["replicas"] == 3
     assert decided.status["endpointStatus"] == "Updating"
+    # While it updates, reconciling again is a temporary error kopf retries; let it settle.
+    store.serving.wait_for_endpoint("churn", timeout=60)
     updated = _serving(store, edited)
     assert updated["endpointConfigName"] != created["endpointConfigName"]
     assert updated["status"] == "InService" and "failureReason" not in updated

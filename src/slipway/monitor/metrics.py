@@ -16,6 +16,7 @@ execution.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -25,6 +26,8 @@ from typing import Protocol
 
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
+
+log = logging.getLogger("slipway.monitor")
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -60,7 +63,12 @@ class _Collector:
         families: dict[str, GaugeMetricFamily] = {}
         seen: set[tuple] = set()
         for source in list(self._sources):
-            for row in source.latest_metrics():
+            try:
+                rows = list(source.latest_metrics())
+            except Exception:  # one unreachable database must not take /metrics down
+                log.warning("monitor metrics: a source could not be read", exc_info=True)
+                continue
+            for row in rows:
                 if row.value is None:
                     continue
                 name = metric_name(row.metric, row.feature)

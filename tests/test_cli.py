@@ -296,3 +296,17 @@ def test_output_cut_short_by_the_reader_ends_quietly(tmp_path: Path) -> None:
     stderr = process.stderr.read().decode()
     process.wait(timeout=30)
     assert "Traceback" not in stderr, stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["jobs", "show", "nope", "--kind", "training"], ["monitor", "executions", "describe", "nope"]],
+)
+def test_a_missing_job_names_a_command_that_lists_its_kind(tmp_path: Path, command: list) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+    env["SLIPWAY_HOME"] = str(tmp_path)
+    missing = subprocess.run([SLIPWAY, *command], env=env, capture_output=True, text=True)
+    hint = missing.stderr.split("list them with `")[1].split("`")[0]
+    listed = subprocess.run(hint.split(), env={**env, "PATH": str(Path(SLIPWAY).parent)})
+    assert missing.returncode == 1 and "'nope' not found" in missing.stderr
+    assert listed.returncode == 0

@@ -33,10 +33,10 @@ from slipway.store.db import Database
 
 # Where a user finds the names of each kind of job.
 _LISTED_BY = {
-    JobKind.TRAINING: "slipway jobs list --kind TrainingJob",
+    JobKind.TRAINING: "slipway jobs list --kind training",
     JobKind.TUNING: "slipway tuning list",
     JobKind.TRANSFORM: "slipway transform list",
-    JobKind.MONITORING: "slipway monitor executions",
+    JobKind.MONITORING: "slipway monitor executions list",
     JobKind.AUTOML: "slipway automl list",
 }
 _FINAL_SECONDARY = {

@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from slipway.errors import Conflict, NotFound, SlipwayError
-from slipway.jobs.models import JobKind, JobStatus
+from slipway.jobs.models import ChildState, JobKind, JobStatus
 from slipway.training.models import CreateTrainingJob, ExperimentConfig, trial_component_name
 from slipway.tuning.models import CreateTuningJob, EarlyStoppingType, Strategy
 from slipway.tuning.search import SearchSpace, create_study, finished_trial
@@ -186,15 +186,11 @@ class TuningLoop:
         """Tell Optuna about every running job that has ended."""
         if not self.running:
             return
-        children = self.service.jobs.statuses(
-            JobKind.TRAINING, (KIND, self.name), list(self.running)
-        )
-        for name in [n for n in self.running if n not in children or children[n].status.is_final]:
+        for name, state in self._ended():
             trial = self.running.pop(name)
             if trial is None:  # started by an earlier watcher of this tuning job
                 self._add_finished(self.service.training.describe_training_job(name))
                 continue
-            state = children.get(name)
             value = _final_value(state.result, self.objective.metric_name) if state else None
             if name in self.early_stopped:
                 self.study.tell(trial, state=TrialState.PRUNED)
@@ -203,17 +199,23 @@ class TuningLoop:
             else:
                 self.study.tell(trial, state=TrialState.FAIL)
 
+    def _ended(self) -> list[tuple[str, ChildState | None]]:
+        """The running jobs that have ended, with their state (None: gone)."""
+        children = self.service.jobs.statuses(
+            JobKind.TRAINING, (KIND, self.name), list(self.running)
+        )
+        return [
+            (name, children.get(name))
+            for name in self.running
+            if name not in children or children[name].status.is_final
+        ]
+
     def _stop_children(self) -> None:
         for name in list(self.running):
             with contextlib.suppress(Conflict, NotFound):
                 self.service.training.stop_training_job(name)
         while self.running:
-            children = self.service.jobs.statuses(
-                JobKind.TRAINING, (KIND, self.name), list(self.running)
-            )
-            for name in [
-                n for n in self.running if n not in children or children[n].status.is_final
-            ]:
+            for name, _state in self._ended():
                 trial = self.running.pop(name)
                 if trial is not None:
                     self.study.tell(trial, state=TrialState.FAIL)

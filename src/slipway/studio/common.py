@@ -1,8 +1,10 @@
 """What every Studio page module shares: templates, the page and error responses, CSRF.
 
 Pages are server-rendered with Jinja2 over the same services the REST API calls. Forms
-that change something (approve, deploy, stop) post back to Studio with a CSRF field:
-the session cookie is SameSite=Lax already, the field also covers servers without tokens.
+that change something (approve, deploy, stop) post back to Studio with a CSRF field
+derived from the session cookie, on top of the cookie being SameSite=Lax. A server
+without tokens has no session, so its field is the same for everyone: there the check
+that the post comes from the server's own origin is what refuses a cross-site form.
 """
 
 from __future__ import annotations
@@ -63,18 +65,19 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+async def form_fields(request: Request) -> dict[str, str]:
+    """The posted form's fields, the first value of each, unchecked."""
+    body = (await request.body()).decode("utf-8", "replace")
+    return {key: values[0] for key, values in parse_qs(body, keep_blank_values=True).items()}
+
+
 async def read_form(request: Request) -> dict[str, str]:
     """The posted form's fields (first value of each) after the CSRF check.
 
     Raises Forbidden when the CSRF field is missing or wrong, or when the request
     comes from another origin.
     """
-    form = {
-        key: values[0]
-        for key, values in parse_qs(
-            (await request.body()).decode("utf-8", "replace"), keep_blank_values=True
-        ).items()
-    }
+    form = await form_fields(request)
     origin = request.headers.get("origin")
     if origin and urlsplit(origin).netloc != request.headers.get("host"):
         raise Forbidden(f"A Studio form was posted from another origin: {origin!r}.")

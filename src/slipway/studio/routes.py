@@ -6,15 +6,13 @@ with the plotly.js of the plotly package, so nothing is fetched from outside the
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from slipway.monitor.report import plotly_js
 from slipway.server.middleware import SESSION_COOKIE, SIGN_IN_PATH
 from slipway.studio import automl, data, endpoints, experiments, jobs, models, monitor
-from slipway.studio.common import STATIC_DIR, render, safe_next, services
+from slipway.studio.common import STATIC_DIR, form_fields, render, safe_next, services
 
 MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
@@ -28,9 +26,9 @@ def sign_in_form(request: Request, next: str = "/") -> Response:
 
 @router.post(SIGN_IN_PATH)
 async def sign_in(request: Request) -> Response:
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
-    token = form.get("token", [""])[0].strip()
-    target = safe_next(form.get("next", ["/"])[0])
+    form = await form_fields(request)
+    token = form.get("token", "").strip()
+    target = safe_next(form.get("next", "/"))
     if not token or services(request).tokens.name_of(token) is None:
         return render(
             request,

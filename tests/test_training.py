@@ -23,6 +23,7 @@ import pytest
 from helpers import free_port, run_server_process
 from slipway.errors import AlreadyExists, ValidationError
 from slipway.experiments import Experiment, TrialComponent
+from slipway.jobs import runner
 from slipway.jobs.models import JobStatus, SecondaryStatus
 from slipway.platform import reset, services, training_backend
 from slipway.settings import get_settings, reload_settings
@@ -463,6 +464,39 @@ def test_a_job_survives_its_watchers_death_and_is_adopted(
     assert [p.iteration_number for p in series] == list(range(6))
     assert [p.value for p in series] == [round(1.0 / (s + 1), 4) for s in range(6)]
     assert ended.model_artifacts is not None
+
+
+def test_jobs_just_created_or_queued_are_not_taken_over(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLIPWAY_MAX_PARALLEL_JOBS", "1")  # the second job queues for the slot
+    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.1)
+    reload_settings()
+    reset()
+    source = str(_source(tmp_path, SLOW_SCRIPT))
+    for name in ("running-job", "queued-job"):
+        Estimator("train.py", source_dir=source).fit(job_name=name, wait=False)
+
+    # Any slipway process adopts orphans as it starts: these two have a watcher already.
+    listed = subprocess.run(
+        [SLIPWAY, "tuning", "list"],  # adopts training jobs too
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SLIPWAY_HOME": str(home)},
+    )
+    assert listed.returncode == 0, listed.stderr
+    # A queued job keeps beating while it waits, however long that is.
+    monkeypatch.setattr(training_service, "_ORPHAN_AFTER", dt.timedelta(seconds=0.5))
+    time.sleep(0.7)
+    assert services().training.describe_training_job("queued-job").secondary_status == (
+        SecondaryStatus.STARTING
+    )
+    assert services().training.adopt_orphans() == []
+
+    for name in ("running-job", "queued-job"):
+        ended = services().training.wait(name, timeout=60)
+        assert ended.training_job_status == JobStatus.COMPLETED, ended.failure_reason
 
 
 # --- remote mode ---------------------------------------------------------------------------

@@ -103,7 +103,6 @@ class AutoMLService:
             objective.metric_name if objective else None,
         )
         self.jobs.create_job(KIND, name, request.to_wire())
-        self.jobs.heartbeat(KIND, name, None)  # watched from now: not an orphan to adopt
         self._watch_in_background(name)
         return self.describe_auto_ml_job(name)
 

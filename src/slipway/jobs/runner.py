@@ -23,6 +23,8 @@ from pathlib import Path
 # reader that sees the newline has all of it; no rename (an `mv` process per job) needed.
 _WRAPPER = '"$@" > "$SLIPWAY_JOB_LOG" 2>&1; echo $? > "$SLIPWAY_JOB_EXIT"'
 _POLL_SECONDS = 0.05
+# How often a job's watcher says it is alive; silence for much longer makes it an orphan.
+HEARTBEAT_SECONDS = 2.0
 # Short jobs (a tuning job's trivial trials) end within a second or two: poll them fast,
 # so the end of a job is seen within milliseconds, then settle to the slower pace.
 _FAST_POLL_SECONDS = 0.005
@@ -191,7 +193,7 @@ def watch(
             if files.written_exit_code() is not None:
                 continue
             return Outcome(None, stopped, timed_out, [(time.time(), ln) for ln in tail.rest()])
-        if now - last_beat >= 2.0:
+        if now - last_beat >= HEARTBEAT_SECONDS:
             heartbeat()
             last_beat = now
         if not (stopped or timed_out) and now - last_check >= 0.25:

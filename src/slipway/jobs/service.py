@@ -68,6 +68,11 @@ class JobService:
         spec: dict[str, Any],
         parent: tuple[JobKind, str] | None = None,
     ) -> Job:
+        """Store a new job, watched from birth by the process that creates it.
+
+        Its heartbeat starts now: a job with none would be an orphan at once, and another
+        process could take it over before its own watcher had even begun.
+        """
         now = _now()
         with self.db.write() as conn:
             if self._find(conn, kind, name) is not None:
@@ -90,6 +95,7 @@ class JobService:
                     "spec": spec,
                     "result": {},
                     "stop_requested": False,
+                    "heartbeat_at": now,
                 },
             ).scalar_one()
             conn.execute(

@@ -434,7 +434,6 @@ class MonitorService:
         job = self.jobs.create_job(KIND, name, spec)
         with self._lock:
             self._owned.add(name)
-        self.jobs.heartbeat(KIND, name, None)
         with self.db.write() as conn:
             conn.execute(
                 sa.insert(t.monitoring_executions).values(

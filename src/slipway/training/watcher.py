@@ -58,9 +58,12 @@ class JobWatcher:
             root = self._root(name)
             files = runner.JobFiles(root.root / "logs")
             if not adopt:
-                with self.service.slots:
+                self._wait_for_slot(name)
+                try:
                     pid, started = self._start(request, root, files)
                     self._finish(request, root, *self._follow(request, pid, files, started, 0))
+                finally:
+                    self.service.slots.release()
                 return
             pid = self.jobs.pid(KIND, name)
             if pid is None:
@@ -81,6 +84,11 @@ class JobWatcher:
             )
         finally:
             self.service.notify_ended(name)
+
+    def _wait_for_slot(self, name: str) -> None:
+        """Queue for one of the parallel job slots, beating so the job is not an orphan."""
+        while not self.service.slots.acquire(timeout=runner.HEARTBEAT_SECONDS):
+            self.jobs.heartbeat(KIND, name, None)
 
     def _start(self, request: CreateTrainingJob, root: ContainerRoot, files: runner.JobFiles):
         name = request.training_job_name

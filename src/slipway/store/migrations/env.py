@@ -15,6 +15,8 @@ from slipway.store.db import metadata
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:
+    if engine.dialect.name == "sqlite":  # its driver opens no transaction: one migration, one
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # transaction, under the writer's lock
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -23,7 +23,7 @@ from slipway.jobs.models import ChildState, JobKind, JobStatus
 from slipway.training.models import CreateTrainingJob, ExperimentConfig, trial_component_name
 from slipway.tuning.models import CreateTuningJob, EarlyStoppingType, Strategy
 from slipway.tuning.search import SearchSpace, create_study, finished_trial
-from slipway.tuning.service import KIND, summary
+from slipway.tuning.service import KIND, objective_reported, summary
 
 if TYPE_CHECKING:
     from slipway.training.models import TrainingJob
@@ -56,6 +56,8 @@ class TuningLoop:
         self.running: dict[str, optuna.trial.Trial | None] = {}
         self.early_stopped: set[str] = set()
         self.launched = 0
+        # How many of this job's training jobs reported the objective: none, and it failed.
+        self.reported = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
 
@@ -114,8 +116,7 @@ class TuningLoop:
             self._resume(job.result.get("EarlyStopped", []))
 
     def _end(self) -> None:
-        described = self.service.describe_hyper_parameter_tuning_job(self.name)
-        if described.objective_status_counters.succeeded == 0:
+        if self.reported == 0:
             reason = (
                 f"no training job reported the objective metric {self.objective.metric_name!r}"
                 "; check the metric definition's regex against the jobs' logs"
@@ -189,9 +190,11 @@ class TuningLoop:
         for name, state in self._ended():
             trial = self.running.pop(name)
             if trial is None:  # started by an earlier watcher of this tuning job
-                self._add_finished(self.service.training.describe_training_job(name))
+                self._add_finished(self.service.training.describe_training_job(name), own=True)
                 continue
             value = _final_value(state.result, self.objective.metric_name) if state else None
+            if state is not None:
+                self._count_reported(state.status, value)
             if name in self.early_stopped:
                 self.study.tell(trial, state=TrialState.PRUNED)
             elif state and state.status == JobStatus.COMPLETED and value is not None:
@@ -247,7 +250,7 @@ class TuningLoop:
         self.launched = len(children)
         for child in children:
             if child.training_job_status.is_final:
-                self._add_finished(child)
+                self._add_finished(child, own=True)
             else:
                 self.running[child.training_job_name] = None
 
@@ -263,11 +266,18 @@ class TuningLoop:
             if not token:
                 return children
 
-    def _add_finished(self, child: TrainingJob, early_stopped: bool | None = None) -> None:
-        """Add an ended job to the study as a finished trial, if it fits the search space."""
+    def _add_finished(
+        self, child: TrainingJob, early_stopped: bool | None = None, own: bool = False
+    ) -> None:
+        """Add an ended job to the study as a finished trial, if it fits the search space.
+
+        ``own``: a training job of this tuning job (not of a warm start parent).
+        """
         if early_stopped is None:
             early_stopped = child.training_job_name in self.early_stopped
         value = self._objective_value(child)
+        if own:
+            self._count_reported(child.training_job_status, value)
         if early_stopped:
             state = TrialState.PRUNED
         elif child.training_job_status == JobStatus.COMPLETED:
@@ -281,6 +291,10 @@ class TuningLoop:
         trial = finished_trial(self.space, tuned, value, self._intermediate(child), state)
         if trial is not None:
             self.study.add_trial(trial)
+
+    def _count_reported(self, status: JobStatus, value: float | None) -> None:
+        if objective_reported(status, value):
+            self.reported += 1
 
     def _intermediate(self, child: TrainingJob) -> dict[int, float]:
         try:

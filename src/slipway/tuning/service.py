@@ -231,6 +231,11 @@ class TuningService:
         )
 
 
+def objective_reported(status: JobStatus, value: float | None) -> bool:
+    """An ended training job counts for the objective if it reported it and was not failed."""
+    return value is not None and status in (JobStatus.COMPLETED, JobStatus.STOPPED)
+
+
 def summary(
     child: TrainingJob,
     tuned_names: list[str],
@@ -250,7 +255,7 @@ def summary(
     status = child.training_job_status
     if not status.is_final:
         objective_status = ObjectiveStatus.PENDING
-    elif value is not None and status in (JobStatus.COMPLETED, JobStatus.STOPPED):
+    elif objective_reported(status, value):
         objective_status = ObjectiveStatus.SUCCEEDED
     else:
         objective_status = ObjectiveStatus.FAILED

@@ -335,6 +335,22 @@ def test_warm_start_reuses_the_parent_jobs(home: Path, estimator: Estimator) -> 
     assert [j.hyper_parameter_tuning_job_name for j in listed] == ["tune-child", "tune-parent"]
 
 
+def test_a_tuning_job_fails_when_no_training_job_reports_the_objective(
+    home: Path, estimator: Estimator
+) -> None:
+    estimator.metric_definitions = [{"Name": "loss", "Regex": r"never printed=([0-9.]+)"}]
+    tuner = HyperparameterTuner(
+        estimator, "loss", _ranges(), strategy="Random", max_jobs=2, max_parallel_jobs=2
+    )
+    tuner.fit(job_name="tune-silent", wait=False)
+    job = tuning_backend().wait("tune-silent", timeout=60)
+
+    assert job.hyper_parameter_tuning_job_status == JobStatus.FAILED
+    assert "no training job reported the objective metric 'loss'" in job.failure_reason
+    assert job.training_job_status_counters.completed == 2
+    assert job.objective_status_counters.failed == 2
+
+
 def test_stop_stops_every_running_training_job(home: Path, estimator: Estimator) -> None:
     estimator.hyperparameters = {"pause": 30, "epochs": 2}
     tuner = HyperparameterTuner(estimator, "loss", _ranges(), max_jobs=6, max_parallel_jobs=2)

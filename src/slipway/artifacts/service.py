@@ -31,7 +31,7 @@ class ArtifactService:
     def put(self, key: str, chunks: Iterable[bytes]) -> ArtifactInfo:
         """Stream bytes into the store under a key and record them."""
         info = self.store.put_stream(key, chunks)
-        self._record(info.uri, info.size, info.sha256)
+        self.remember(info)
         return info
 
     def put_file_at(self, uri: str, local_path: Path) -> ArtifactInfo:
@@ -42,16 +42,19 @@ class ArtifactService:
         return target.info
 
     @contextmanager
-    def writing(self, uri: str) -> Iterator[HashingWriter]:
+    def writing(self, uri: str, record: bool = True) -> Iterator[HashingWriter]:
         """A stream to write an artifact to any URI; recorded when the block ends.
 
         What is packed on the fly (a job's model tarball) goes straight to its place,
-        hashed on the way, instead of through a temporary file read twice.
+        hashed on the way, instead of through a temporary file read twice. Without
+        ``record``, the caller records ``writer.info`` with ``remember``, in a write of
+        its own (a training job's end).
         """
         with fsspec.open(uri, "wb", auto_mkdir=True) as target:
             writer = HashingWriter(target, uri, self._key_or_uri(uri))
             yield writer
-        self._record(uri, writer.info.size, writer.info.sha256)
+        if record:
+            self.remember(writer.info)
 
     def uri_for(self, key: str) -> str:
         return self.store.uri_for(validate_key(key))
@@ -75,8 +78,14 @@ class ArtifactService:
             return self.store.iter_bytes(uri[len(root) :])
         return _iter_uri(uri)
 
-    def _record(self, uri: str, size: int, sha256: str) -> None:
-        row = {"uri": uri, "size": size, "sha256": sha256, "created_at": dt.datetime.now(dt.UTC)}
+    def remember(self, info: ArtifactInfo) -> None:
+        """Record what was stored at a URI: its size and sha256."""
+        row = {
+            "uri": info.uri,
+            "size": info.size,
+            "sha256": info.sha256,
+            "created_at": dt.datetime.now(dt.UTC),
+        }
         with self.db.write() as conn:
             upsert(conn, artifact_records, ("uri",), [row])
 

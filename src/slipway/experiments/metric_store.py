@@ -118,6 +118,9 @@ def _upsert_summaries(conn: Connection, tc_id: int, summaries: dict[str, _BatchS
     conn.execute(_merge_statement(conn.dialect.name), rows)
 
 
+_INSERT_POINTS = sa.insert(t.metric_points)
+
+
 def write_points(
     conn: Connection, tc_id: int, points: Sequence[MetricPoint], batch_id: str | None = None
 ) -> bool:
@@ -137,7 +140,7 @@ def write_points(
             )
         )
     conn.execute(
-        sa.insert(t.metric_points),
+        _INSERT_POINTS,
         [
             {
                 "trial_component_id": tc_id,

@@ -30,7 +30,7 @@ from slipway.experiments.models import (
     TrialComponent,
     TrialComponentStatus,
 )
-from slipway.store.db import upsert
+from slipway.store.db import transaction_memo, upsert
 
 _TAG_TABLES = {
     "experiment": t.experiment_tags,
@@ -56,15 +56,34 @@ _ID_BY_NAME = {
 
 
 def experiment_id(conn: Connection, name: str) -> int | None:
-    return conn.scalar(_ID_BY_NAME["experiments"], {"entity_name": name})
+    return _id_by_name(conn, t.experiments, name)
 
 
 def trial_id(conn: Connection, name: str) -> int | None:
-    return conn.scalar(_ID_BY_NAME["trials"], {"entity_name": name})
+    return _id_by_name(conn, t.trials, name)
 
 
 def trial_component_id(conn: Connection, name: str) -> int | None:
-    return conn.scalar(_ID_BY_NAME["trial_components"], {"entity_name": name})
+    return _id_by_name(conn, t.trial_components, name)
+
+
+def _id_by_name(conn: Connection, table: sa.Table, name: str) -> int | None:
+    # A training job's start and end each look up the same names several times in one
+    # transaction: ids found (or inserted) are remembered until it ends.
+    memo = transaction_memo(conn)
+    found = memo.get((table.name, name)) if memo is not None else None
+    if found is None:
+        found = conn.scalar(_ID_BY_NAME[table.name], {"entity_name": name})
+        if found is not None and memo is not None:
+            memo[(table.name, name)] = found
+    return found
+
+
+def _forget_ids(conn: Connection) -> None:
+    """After a delete: names may now be free, or ids gone."""
+    memo = transaction_memo(conn)
+    if memo is not None:
+        memo.clear()
 
 
 # --- writes ---------------------------------------------------------------------------
@@ -76,7 +95,11 @@ def _insert_statement(table: sa.Table) -> sa.Insert:
 
 
 def insert(conn: Connection, table: sa.Table, values: dict[str, Any]) -> int:
-    return conn.execute(_insert_statement(table), values).scalar_one()
+    new_id = conn.execute(_insert_statement(table), values).scalar_one()
+    memo = transaction_memo(conn)
+    if memo is not None and table.name in _ID_BY_NAME:
+        memo[(table.name, values["name"])] = new_id
+    return new_id
 
 
 @functools.cache
@@ -96,6 +119,7 @@ def update(conn: Connection, table: sa.Table, entity_id: int, values: dict[str, 
 
 def delete(conn: Connection, table: sa.Table, entity_id: int) -> None:
     conn.execute(sa.delete(table).where(table.c.id == entity_id))
+    _forget_ids(conn)
 
 
 def put_tags(conn: Connection, owner: str, owner_id: int, tags: Iterable[Tag]) -> None:
@@ -154,17 +178,18 @@ def remove_artifacts(conn: Connection, tc_id: int, direction: str, names: Sequen
         )
 
 
+_LINKED = sa.select(sa.literal(1)).where(
+    t.trial_component_links.c.trial_id == sa.bindparam("trial_id_"),
+    t.trial_component_links.c.trial_component_id == sa.bindparam("component_id_"),
+)
+_INSERT_LINK = sa.insert(t.trial_component_links)
+
+
 def link(conn: Connection, trial: int, component: int) -> bool:
     """Associate a component with a trial; False when it was associated already."""
-    table = t.trial_component_links
-    exists = conn.scalar(
-        sa.select(sa.literal(1)).where(
-            table.c.trial_id == trial, table.c.trial_component_id == component
-        )
-    )
-    if exists:
+    if conn.scalar(_LINKED, {"trial_id_": trial, "component_id_": component}):
         return False
-    conn.execute(sa.insert(table).values(trial_id=trial, trial_component_id=component))
+    conn.execute(_INSERT_LINK, {"trial_id": trial, "trial_component_id": component})
     return True
 
 
@@ -211,6 +236,7 @@ def delete_components(conn: Connection, ids: Sequence[int]) -> None:
     # Points have no cascade index path on SQLite worth relying on; delete them explicitly.
     conn.execute(sa.delete(t.metric_points).where(t.metric_points.c.trial_component_id.in_(ids)))
     conn.execute(sa.delete(t.trial_components).where(t.trial_components.c.id.in_(ids)))
+    _forget_ids(conn)
 
 
 # --- reads ----------------------------------------------------------------------------
@@ -331,11 +357,14 @@ def experiment_columns(conn: Connection, exp_id: int) -> tuple[list[str], list[s
     return names[0], names[1]
 
 
+_SOURCE_ARN = sa.select(t.trial_components.c.source_arn).where(
+    t.trial_components.c.id == sa.bindparam("tc_id")
+)
+
+
 def load_metric_summaries(conn: Connection, tc_id: int) -> list[MetricSummary]:
     """A component's metric summaries alone: what a job's end reads, not the component."""
-    source_arn = conn.scalar(
-        sa.select(t.trial_components.c.source_arn).where(t.trial_components.c.id == tc_id)
-    )
+    source_arn = conn.scalar(_SOURCE_ARN, {"tc_id": tc_id})
     return [_summary(m, source_arn) for m in conn.execute(_SUMMARIES_QUERY, {"ids": [tc_id]})]
 
 

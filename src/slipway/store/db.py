@@ -36,6 +36,7 @@ metadata = sa.MetaData(
 )
 
 _BUSY_TIMEOUT_MS = 60_000
+TRANSACTION_MEMO = "slipway_transaction_memo"
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -142,6 +143,15 @@ def create_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def transaction_memo(conn: Connection) -> dict[Any, Any] | None:
+    """A dict that lives as long as the connection's transaction (None outside Database's).
+
+    For what cannot change within one transaction unless it changes it itself (the id of
+    a name, which a delete must forget): a write of several calls looks each up once.
+    """
+    return conn.info.get(TRANSACTION_MEMO)
+
+
 class Database:
     """One metadata database: its engine and the two kinds of transaction."""
 
@@ -200,7 +210,11 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             if self.is_sqlite:
                 conn.exec_driver_sql(sqlite_begin)
-            yield conn
+            conn.info[TRANSACTION_MEMO] = {}
+            try:
+                yield conn
+            finally:
+                del conn.info[TRANSACTION_MEMO]
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the current write commits (at once outside a write).

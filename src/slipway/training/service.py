@@ -73,13 +73,15 @@ class TrainingService:
         self, request: CreateTrainingJob, tuning_job_name: str | None = None
     ) -> TrainingJob:
         name = request.training_job_name
-        self._check_experiment_config(request)
         parent = (JobKind.TUNING, tuning_job_name) if tuning_job_name else None
         spec = request.to_wire()
+        checked = False
         try:
-            # One transaction for the job row, its trial and trial component: a job's
-            # fixed cost is mostly writes.
+            # One transaction for the check, the job row, its trial and trial component:
+            # a job's fixed cost is mostly writes.
             with self.jobs.db.write():
+                self._check_experiment_config(request)
+                checked = True
                 job = self.jobs.create_job(KIND, name, spec, parent=parent)
                 self._create_trial_component(request)
         except AlreadyExists as error:
@@ -87,6 +89,8 @@ class TrainingService:
                 raise
             failure = error
         except SlipwayError as error:
+            if not checked:  # a missing experiment or trial: refused, nothing recorded
+                raise
             failure = error
         else:
             self._watch_in_background(name, adopt=False, request=request)

@@ -25,6 +25,7 @@ from slipway.experiments.models import (
 )
 from slipway.jobs import runner
 from slipway.jobs.models import JobKind, JobStatus, LogLine, SecondaryStatus, Stage
+from slipway.store.artifacts import ArtifactInfo
 from slipway.training.container import ContainerRoot
 from slipway.training.models import CreateTrainingJob, source_arn, trial_component_name
 
@@ -168,6 +169,7 @@ class JobWatcher:
         succeeded = outcome.exit_code == 0 and not (outcome.stopped or outcome.timed_out)
         model_dir_used = _has_files(root.model)
         uploading_at = None  # when the Uploading stage began, if not recorded yet
+        stored: list[ArtifactInfo] = []  # packed files, recorded with the job's end
         if succeeded or model_dir_used:
             uploading_at = dt.datetime.now(dt.UTC)
             if model_dir_used or _has_files(root.output_data):
@@ -175,7 +177,8 @@ class JobWatcher:
                 # stage is recorded with the job's end, in one transaction.
                 self.jobs.transition(KIND, name, SecondaryStatus.UPLOADING, _UPLOADING)
                 uploading_at = None
-            result.update(self._upload(request, root))
+            packed, stored = self._upload(request, root)
+            result.update(packed)
         outputs = {}
         if "ModelArtifacts" in result:
             model_uri = result["ModelArtifacts"]["S3ModelArtifacts"]
@@ -187,6 +190,8 @@ class JobWatcher:
         )
         # The last log lines, the job and its trial component end together, in one write.
         with self.jobs.db.write():
+            for info in stored:
+                self.artifacts.remember(info)
             scanner.store(outcome.last_lines)
             status, secondary, reason = self._ending(request, root, outcome, succeeded)
             tc_status = {
@@ -240,19 +245,24 @@ class JobWatcher:
             self.experiments.log_metrics(trial_component_name(name), missing)
         return steps
 
-    def _upload(self, request: CreateTrainingJob, root: ContainerRoot) -> dict[str, Any]:
+    def _upload(
+        self, request: CreateTrainingJob, root: ContainerRoot
+    ) -> tuple[dict[str, Any], list[ArtifactInfo]]:
+        """Pack the model (and output data) to their place: the result, and what to record."""
         name = request.training_job_name
         base = (request.output_path or self.artifacts.uri_for("training-jobs")).rstrip("/")
         model_uri = f"{base}/{name}/output/model.tar.gz"
-        with self.artifacts.writing(model_uri) as stream:
+        with self.artifacts.writing(model_uri, record=False) as stream:
             root.pack_model(stream)
+        stored = [stream.info]
         result: dict[str, Any] = {"ModelArtifacts": {"S3ModelArtifacts": model_uri}}
         if root.has_output_data():
             output_uri = f"{base}/{name}/output/output.tar.gz"
-            with self.artifacts.writing(output_uri) as stream:
+            with self.artifacts.writing(output_uri, record=False) as stream:
                 root.pack_output_data(stream)
+            stored.append(stream.info)
             result["OutputDataUri"] = output_uri
-        return result
+        return result, stored
 
     def _final_metrics(self, name: str) -> list[dict[str, Any]]:
         # Every metric of the component: the log's and any the script logged with a Tracker.

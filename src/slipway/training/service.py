@@ -24,7 +24,7 @@ from slipway.experiments.models import (
     Source,
 )
 from slipway.experiments.service import ExperimentsService
-from slipway.jobs.models import Job, JobKind, JobStatus, LogLine
+from slipway.jobs.models import ChildState, Job, JobKind, JobStatus, LogLine
 from slipway.jobs.service import JobService
 from slipway.names import check_name
 from slipway.settings import Settings
@@ -44,7 +44,8 @@ KIND = JobKind.TRAINING
 _ORPHAN_AFTER = dt.timedelta(seconds=15)
 
 MetricListener = Callable[[str, float, int], None]
-EndListener = Callable[[str], None]
+# Told a job's name and how it ended (None: its watcher failed before storing that).
+EndListener = Callable[[str, ChildState | None], None]
 
 
 class TrainingService:
@@ -157,7 +158,7 @@ class TrainingService:
             self._listeners.setdefault(name, []).append(listener)
 
     def add_end_listener(self, name: str, listener: EndListener) -> None:
-        """Be told (with the job's name) when this process's watcher of a job has ended it."""
+        """Be told when this process's watcher of a job has ended it, and how."""
         with self._lock:
             self._end_listeners.setdefault(name, []).append(listener)
 
@@ -167,13 +168,13 @@ class TrainingService:
             for point in points:
                 listener(point.metric_name, point.value, point.iteration_number or 0)
 
-    def notify_ended(self, name: str) -> None:
+    def notify_ended(self, name: str, state: ChildState | None) -> None:
         """A job's watcher is done: drop its listeners, telling the end listeners."""
         with self._lock:
             self._listeners.pop(name, None)
             ended = self._end_listeners.pop(name, [])
         for listener in ended:
-            listener(name)
+            listener(name, state)
 
     def adopt_orphans(self) -> list[str]:
         """Watch running jobs nobody watches (their watcher's process ended)."""

@@ -24,7 +24,14 @@ from slipway.experiments.models import (
     TrialComponentStatus,
 )
 from slipway.jobs import runner
-from slipway.jobs.models import JobKind, JobStatus, LogLine, SecondaryStatus, Stage
+from slipway.jobs.models import (
+    ChildState,
+    JobKind,
+    JobStatus,
+    LogLine,
+    SecondaryStatus,
+    Stage,
+)
 from slipway.store.artifacts import ArtifactInfo
 from slipway.training.container import ContainerRoot
 from slipway.training.models import CreateTrainingJob, source_arn, trial_component_name
@@ -47,6 +54,7 @@ class JobWatcher:
         self.experiments = service.experiments
         self.artifacts = service.artifacts
         self.settings = service.settings
+        self.ended: ChildState | None = None  # how the job ended, once stored
 
     def _root(self, name: str) -> ContainerRoot:
         return ContainerRoot(Path(self.settings.home) / "jobs" / "training" / name)
@@ -84,7 +92,7 @@ class JobWatcher:
                 else f"InternalError: {reason}",
             )
         finally:
-            self.service.notify_ended(name)
+            self.service.notify_ended(name, self.ended)
 
     def _wait_for_slot(self, name: str) -> None:
         """Queue for one of the parallel job slots, beating so the job is not an orphan."""
@@ -206,6 +214,7 @@ class JobWatcher:
                 end_time=dt.datetime.now(dt.UTC),
                 output_artifacts=outputs or None,
             )
+        self.ended = ChildState(status, result)
 
     def _ending(
         self,

@@ -60,6 +60,8 @@ class TuningLoop:
         self.reported = 0
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        # How jobs watched by this process ended, as their watchers tell: no query needed.
+        self._told: dict[str, ChildState | None] = {}
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -151,13 +153,18 @@ class TuningLoop:
         )
         if self.prunes:
             self.service.training.add_metric_listener(name, self._listener(name, trial))
-        self.service.training.add_end_listener(name, lambda _name: self._wake.set())
+        self.service.training.add_end_listener(name, self._on_end)
         try:
             self.service.training.create_training_job(request, tuning_job_name=self.name)
         except SlipwayError:
             self.study.tell(trial, state=TrialState.FAIL)
             return
         self.running[name] = trial
+
+    def _on_end(self, name: str, state: ChildState | None) -> None:
+        with self._lock:
+            self._told[name] = state
+        self._wake.set()
 
     def _listener(self, name: str, trial: optuna.trial.Trial):
         """Feed a job's objective values to the pruner; stop the job when it falls behind."""
@@ -188,7 +195,7 @@ class TuningLoop:
         if not self.running:
             return
         for name, state in self._ended():
-            trial = self.running.pop(name)
+            trial = self._pop(name)
             if trial is None:  # started by an earlier watcher of this tuning job
                 self._add_finished(self.service.training.describe_training_job(name), own=True)
                 continue
@@ -203,15 +210,32 @@ class TuningLoop:
                 self.study.tell(trial, state=TrialState.FAIL)
 
     def _ended(self) -> list[tuple[str, ChildState | None]]:
-        """The running jobs that have ended, with their state (None: gone)."""
-        children = self.service.jobs.statuses(
-            JobKind.TRAINING, (KIND, self.name), list(self.running)
-        )
-        return [
-            (name, children.get(name))
-            for name in self.running
-            if name not in children or children[name].status.is_final
-        ]
+        """The running jobs that have ended, with their state (None: gone).
+
+        Jobs this process launched say how they ended; the others (started by an earlier
+        watcher of this tuning job), and any whose watcher could not say, are read.
+        """
+        with self._lock:
+            # A job whose watcher could not say stays told None: it is read until it ends.
+            ended = [(n, state) for n, state in self._told.items() if state is not None]
+            for name, _state in ended:
+                del self._told[name]
+            untold = set(self._told)
+        unknown = [name for name, trial in self.running.items() if trial is None or name in untold]
+        if unknown:
+            children = self.service.jobs.statuses(JobKind.TRAINING, (KIND, self.name), unknown)
+            ended += [
+                (name, children.get(name))
+                for name in unknown
+                if name not in children or children[name].status.is_final
+            ]
+        return ended
+
+    def _pop(self, name: str) -> optuna.trial.Trial | None:
+        """Stop tracking an ended job; returns its trial."""
+        with self._lock:
+            self._told.pop(name, None)
+        return self.running.pop(name)
 
     def _stop_children(self) -> None:
         for name in list(self.running):
@@ -219,7 +243,7 @@ class TuningLoop:
                 self.service.training.stop_training_job(name)
         while self.running:
             for name, _state in self._ended():
-                trial = self.running.pop(name)
+                trial = self._pop(name)
                 if trial is not None:
                     self.study.tell(trial, state=TrialState.FAIL)
             time.sleep(_POLL_SECONDS)

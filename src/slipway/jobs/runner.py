@@ -9,7 +9,9 @@ Kubernetes runner (with the operator) follows the same interface.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -25,13 +27,6 @@ _WRAPPER = '"$@" > "$SLIPWAY_JOB_LOG" 2>&1; echo $? > "$SLIPWAY_JOB_EXIT"'
 _POLL_SECONDS = 0.05
 # How often a job's watcher says it is alive; silence for much longer makes it an orphan.
 HEARTBEAT_SECONDS = 2.0
-# Short jobs (a tuning job's trivial trials) end within a second or two: poll them fast,
-# so the end of a job is seen within milliseconds, then settle to the slower pace.
-_FAST_POLL_SECONDS = 0.005
-_FAST_POLL_FOR = 2.0
-# Set when a process this one launched has ended: its watcher wakes at once instead of
-# polling for the exit-code file, which spares a tuning job's short trials most polls.
-_exited: dict[int, threading.Event] = {}
 
 
 @dataclass(frozen=True)
@@ -57,10 +52,15 @@ class JobFiles:
         return int(text) if text.endswith("\n") else None
 
 
-def launch(argv: list[str], env: dict[str, str], cwd: Path, files: JobFiles) -> int:
-    """Start the command detached from the caller; returns the process (group) id."""
+def launch(
+    argv: list[str], env: dict[str, str], cwd: Path, files: JobFiles
+) -> subprocess.Popen[bytes]:
+    """Start the command detached from the caller; its pid is its process group's id.
+
+    Pass the process to ``watch``, which reaps it when it ends.
+    """
     files.folder.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
+    return subprocess.Popen(
         ["/bin/sh", "-c", _WRAPPER, "slipway-job", *argv],
         env={**env, "SLIPWAY_JOB_LOG": str(files.log), "SLIPWAY_JOB_EXIT": str(files.exit_code)},
         cwd=cwd,
@@ -69,15 +69,26 @@ def launch(argv: list[str], env: dict[str, str], cwd: Path, files: JobFiles) -> 
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    exited = _exited[process.pid] = threading.Event()
-    # Reap the shell when it ends so it does not linger as a zombie of a long-lived server.
-    threading.Thread(target=_reap, args=(process, exited), daemon=True).start()
-    return process.pid
 
 
-def _reap(process: subprocess.Popen[bytes], exited: threading.Event) -> None:
-    process.wait()
-    exited.set()
+class _EndSignal:
+    """Wakes a watcher the moment a process ends (through a pidfd), else at the timeout."""
+
+    def __init__(self, pid: int) -> None:
+        try:
+            self._fd: int | None = os.pidfd_open(pid)
+        except OSError:  # gone already (or no pidfds here): the timeout paces the watcher
+            self._fd = None
+
+    def wait(self, timeout: float) -> None:
+        if self._fd is None:
+            time.sleep(timeout)
+        else:
+            select.select([self._fd], [], [], timeout)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
 
 
 def alive(pid: int) -> bool:
@@ -163,6 +174,7 @@ class LogTail:
 
 def watch(
     pid: int,
+    process: subprocess.Popen[bytes] | None,
     files: JobFiles,
     tail: LogTail,
     on_lines: Callable[[list[tuple[float, str]]], None],
@@ -172,39 +184,43 @@ def watch(
     started_at: float,
     grace_seconds: float,
 ) -> Outcome:
-    """Follow a job's process until it ends; stop it when asked or when it runs too long."""
+    """Follow a job's process until it ends; stop it when asked or when it runs too long.
+
+    ``process``: the process as ``launch`` returned it (reaped here), or None for one
+    another slipway process launched (a job adopted after its watcher's process died).
+    """
     # The caller has just beaten (launched or claimed the job); the first stop check can
     # wait its quarter second too, which spares short jobs a query.
     first = time.time()
     last_beat = last_check = first
     stopped = timed_out = False
-    exited = _exited.pop(pid, None)  # None: adopted, launched by another process
-    while True:
-        now = time.time()
-        # The wrapper writes the exit code after the log is complete: read the rest then.
-        code = files.written_exit_code()
-        if code is not None:
-            return Outcome(code, stopped, timed_out, [(now, line) for line in tail.rest()])
-        lines = tail.read()
-        if lines:
-            on_lines([(now, line) for line in lines])
-        if not alive(pid):
-            time.sleep(_POLL_SECONDS)  # the wrapper may be writing the exit code right now
-            if files.written_exit_code() is not None:
-                continue
-            return Outcome(None, stopped, timed_out, [(time.time(), ln) for ln in tail.rest()])
-        if now - last_beat >= HEARTBEAT_SECONDS:
-            heartbeat()
-            last_beat = now
-        if not (stopped or timed_out) and now - last_check >= 0.25:
-            last_check = now
-            if should_stop():
-                stopped = True
-                threading.Thread(target=stop, args=(pid, grace_seconds), daemon=True).start()
-            elif max_run_seconds is not None and now - started_at > max_run_seconds:
-                timed_out = True
-                threading.Thread(target=stop, args=(pid, grace_seconds), daemon=True).start()
-        if exited is not None:
-            exited.wait(_POLL_SECONDS)
-        else:
-            time.sleep(_FAST_POLL_SECONDS if now - first < _FAST_POLL_FOR else _POLL_SECONDS)
+    with contextlib.closing(_EndSignal(pid)) as ended:
+        while True:
+            now = time.time()
+            # The wrapper writes the exit code after the log is complete: read the rest then.
+            code = files.written_exit_code()
+            if code is not None:
+                if process is not None:
+                    process.wait()  # the wrapper exits right after writing it
+                return Outcome(code, stopped, timed_out, [(now, ln) for ln in tail.rest()])
+            lines = tail.read()
+            if lines:
+                on_lines([(now, line) for line in lines])
+            if (process.poll() is not None) if process is not None else not alive(pid):
+                time.sleep(_POLL_SECONDS)  # the wrapper may be writing the exit code now
+                if files.written_exit_code() is not None:
+                    continue
+                rest = [(time.time(), line) for line in tail.rest()]
+                return Outcome(None, stopped, timed_out, rest)
+            if now - last_beat >= HEARTBEAT_SECONDS:
+                heartbeat()
+                last_beat = now
+            if not (stopped or timed_out) and now - last_check >= 0.25:
+                last_check = now
+                if should_stop():
+                    stopped = True
+                    threading.Thread(target=stop, args=(pid, grace_seconds), daemon=True).start()
+                elif max_run_seconds is not None and now - started_at > max_run_seconds:
+                    timed_out = True
+                    threading.Thread(target=stop, args=(pid, grace_seconds), daemon=True).start()
+            ended.wait(_POLL_SECONDS)

@@ -95,7 +95,7 @@ class TrainingService:
             failure = error
         else:
             self._watch_in_background(name, adopt=False, request=request)
-            return _describe(job)
+            return _describe(job, request)
         # The tracking was refused: the job is recorded, Failed with the reason.
         self.jobs.create_job(KIND, name, spec, parent=parent)
         self.jobs.finish(KIND, name, JobStatus.FAILED, f"ClientError: {failure.message}")
@@ -243,8 +243,9 @@ class TrainingService:
         thread.start()
 
 
-def _describe(job: Job) -> TrainingJob:
-    spec = CreateTrainingJob.model_validate(job.spec)
+def _describe(job: Job, request: CreateTrainingJob | None = None) -> TrainingJob:
+    """A job as DescribeTrainingJob answers; ``request``: its spec, validated already."""
+    spec = request or CreateTrainingJob.model_validate(job.spec)
     result = job.result
     training_time = None
     if job.end_time and job.start_time:

@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,8 +70,9 @@ class JobWatcher:
             if not adopt:
                 self._wait_for_slot(name)
                 try:
-                    pid, started = self._start(request, root, files)
-                    self._finish(request, root, *self._follow(request, pid, files, started, 0))
+                    process, started = self._start(request, root, files)
+                    followed = self._follow(request, process.pid, process, files, started, 0)
+                    self._finish(request, root, *followed)
                 finally:
                     self.service.slots.release()
                 return
@@ -82,7 +84,7 @@ class JobWatcher:
             done = self._last_stored_line(name)
             job = self.jobs.get_job(KIND, name)
             started = (job.start_time or dt.datetime.now(dt.UTC)).timestamp()
-            self._finish(request, root, *self._follow(request, pid, files, started, done))
+            self._finish(request, root, *self._follow(request, pid, None, files, started, done))
         except Exception as error:  # the job must end in a final status whatever happened
             reason = error.message if isinstance(error, SlipwayError) else repr(error)
             self._fail(
@@ -115,14 +117,14 @@ class JobWatcher:
         argv = root.command(request)
         env = self._environment(request, root)
         launched_at = dt.datetime.now(dt.UTC)
-        pid = runner.launch(argv, env, root.code, files)
+        process = runner.launch(argv, env, root.code, files)
         started = time.time()
         # Without data the folder is ready in milliseconds: its stage is recorded now, with
         # its true times, in the write that records the start of training.
         training = Stage(SecondaryStatus.TRAINING, "running the entry point", launched_at)
         stages = [training] if request.input_data_config else [downloading, training]
-        self.jobs.enter_stages(KIND, name, stages, pid)
-        return pid, started
+        self.jobs.enter_stages(KIND, name, stages, process.pid)
+        return process, started
 
     def _environment(self, request: CreateTrainingJob, root: ContainerRoot) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
@@ -144,16 +146,19 @@ class JobWatcher:
         self,
         request: CreateTrainingJob,
         pid: int,
+        process: subprocess.Popen[bytes] | None,
         files: runner.JobFiles,
         started: float,
         skip_lines: int,
     ) -> tuple[runner.Outcome, _LogScanner]:
+        """Watch the job's process to its end; ``process``: None if another process started it."""
         name = request.training_job_name
         scanner = _LogScanner(self.service, request)
         if skip_lines:
             scanner.steps = self._resume_metrics(name, scanner.regexes)
         outcome = runner.watch(
             pid,
+            process,
             files,
             runner.LogTail(files.log, skip_lines=skip_lines),
             scanner.store,

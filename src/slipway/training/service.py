@@ -73,6 +73,15 @@ class TrainingService:
     def create_training_job(
         self, request: CreateTrainingJob, tuning_job_name: str | None = None
     ) -> TrainingJob:
+        return _describe(self.start_training_job(request, tuning_job_name), request)
+
+    def start_training_job(
+        self, request: CreateTrainingJob, tuning_job_name: str | None = None
+    ) -> Job:
+        """Create a job and start watching it; its stored row, not yet a description.
+
+        For callers that start many jobs and describe none (a tuning job's trials).
+        """
         name = request.training_job_name
         parent = (JobKind.TUNING, tuning_job_name) if tuning_job_name else None
         spec = request.to_wire()
@@ -95,7 +104,7 @@ class TrainingService:
             failure = error
         else:
             self._watch_in_background(name, adopt=False, request=request)
-            return _describe(job, request)
+            return job
         # The tracking was refused: the job is recorded, Failed with the reason.
         self.jobs.create_job(KIND, name, spec, parent=parent)
         self.jobs.finish(KIND, name, JobStatus.FAILED, f"ClientError: {failure.message}")

@@ -155,7 +155,7 @@ class TuningLoop:
             self.service.training.add_metric_listener(name, self._listener(name, trial))
         self.service.training.add_end_listener(name, self._on_end)
         try:
-            self.service.training.create_training_job(request, tuning_job_name=self.name)
+            self.service.training.start_training_job(request, tuning_job_name=self.name)
         except SlipwayError:
             self.study.tell(trial, state=TrialState.FAIL)
             return

@@ -26,6 +26,7 @@ from slipway.experiments.models import (
 from slipway.experiments.service import ExperimentsService
 from slipway.jobs.models import ChildState, Job, JobKind, JobStatus, LogLine
 from slipway.jobs.service import JobService
+from slipway.jobs.threads import WatcherThreads
 from slipway.names import check_name
 from slipway.settings import Settings
 from slipway.training.container import encoded_hyperparameters
@@ -65,7 +66,7 @@ class TrainingService:
         self.slots = threading.BoundedSemaphore(settings.max_parallel_jobs)
         self._listeners: dict[str, list[MetricListener]] = {}
         self._end_listeners: dict[str, list[EndListener]] = {}
-        self._watchers: dict[str, threading.Thread] = {}
+        self._watchers = WatcherThreads("slipway-training")
         self._lock = threading.Lock()
 
     # --- the verbs ----------------------------------------------------------------------
@@ -150,9 +151,7 @@ class TrainingService:
     def wait(self, name: str, timeout: float | None = None, poll: float = 0.05) -> TrainingJob:
         """Block until the job ends (or the timeout passes); returns its description."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        watcher = self._watchers.get(name)
-        if watcher is not None:
-            watcher.join(timeout)
+        self._watchers.join(name, timeout)
         while True:
             job = self.describe_training_job(name)
             if job.training_job_status.is_final:
@@ -242,14 +241,8 @@ class TrainingService:
     def _watch_in_background(
         self, name: str, adopt: bool, request: CreateTrainingJob | None = None
     ) -> None:
-        thread = threading.Thread(
-            target=JobWatcher(self).run,
-            args=(name, adopt, request),
-            name=f"slipway-training-{name}",
-            daemon=True,
-        )
-        self._watchers[name] = thread
-        thread.start()
+        watcher = JobWatcher(self)
+        self._watchers.start(name, lambda: watcher.run(name, adopt, request))
 
 
 def _describe(job: Job, request: CreateTrainingJob | None = None) -> TrainingJob:

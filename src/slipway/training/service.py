@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -39,8 +41,9 @@ from slipway.training.models import (
     source_arn,
     trial_component_name,
 )
-from slipway.training.watcher import JobWatcher
+from slipway.training.watcher import JobWatcher, PreparedFolder
 
+log = logging.getLogger("slipway.training")
 KIND = JobKind.TRAINING
 _ORPHAN_AFTER = dt.timedelta(seconds=15)
 
@@ -77,11 +80,15 @@ class TrainingService:
         return _describe(self.start_training_job(request, tuning_job_name), request)
 
     def start_training_job(
-        self, request: CreateTrainingJob, tuning_job_name: str | None = None
+        self,
+        request: CreateTrainingJob,
+        tuning_job_name: str | None = None,
+        prepared: PreparedFolder | None = None,
     ) -> Job:
         """Create a job and start watching it; its stored row, not yet a description.
 
-        For callers that start many jobs and describe none (a tuning job's trials).
+        For callers that start many jobs and describe none (a tuning job's trials), which
+        may have made its folder ready beforehand (``prepare_folder``).
         """
         name = request.training_job_name
         parent = (JobKind.TUNING, tuning_job_name) if tuning_job_name else None
@@ -104,7 +111,7 @@ class TrainingService:
                 raise
             failure = error
         else:
-            self._watch_in_background(name, adopt=False, request=request)
+            self._watch_in_background(name, adopt=False, request=request, prepared=prepared)
             return job
         # The tracking was refused: the job is recorded, Failed with the reason.
         self.jobs.create_job(KIND, name, spec, parent=parent)
@@ -238,11 +245,30 @@ class TrainingService:
 
     # --- watching -----------------------------------------------------------------------
 
+    def prepare_folder(self, request: CreateTrainingJob) -> PreparedFolder | None:
+        """Make a job's folder ready before the job exists, so that it starts at once.
+
+        None if that failed: the job's own start then meets the error and fails with it.
+        """
+        try:
+            return JobWatcher(self).prepare(request)
+        except Exception:
+            log.debug("preparing %s ahead failed", request.training_job_name, exc_info=True)
+            return None
+
+    def discard_folder(self, prepared: PreparedFolder) -> None:
+        """Remove a folder made ready for a job that will not be created after all."""
+        shutil.rmtree(JobWatcher(self).folder(prepared.name).root, ignore_errors=True)
+
     def _watch_in_background(
-        self, name: str, adopt: bool, request: CreateTrainingJob | None = None
+        self,
+        name: str,
+        adopt: bool,
+        request: CreateTrainingJob | None = None,
+        prepared: PreparedFolder | None = None,
     ) -> None:
         watcher = JobWatcher(self)
-        self._watchers.start(name, lambda: watcher.run(name, adopt, request))
+        self._watchers.start(name, lambda: watcher.run(name, adopt, request, prepared))
 
 
 def _describe(job: Job, request: CreateTrainingJob | None = None) -> TrainingJob:

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,15 @@ _DOWNLOADING = "preparing the job folder"
 _UPLOADING = "packing the model"
 
 
+@dataclass(frozen=True)
+class PreparedFolder:
+    """A job's folder made ready ahead of its start, and the command to run in it."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+
+
 class JobWatcher:
     """Watches one job for a TrainingService; ``run`` is the thread's target."""
 
@@ -57,20 +67,30 @@ class JobWatcher:
         self.settings = service.settings
         self.ended: ChildState | None = None  # how the job ended, once stored
 
-    def _root(self, name: str) -> ContainerRoot:
+    def folder(self, name: str) -> ContainerRoot:
+        """The job's stand-in for /opt/ml."""
         return ContainerRoot(Path(self.settings.home) / "jobs" / "training" / name)
 
-    def run(self, name: str, adopt: bool, request: CreateTrainingJob | None) -> None:
-        """The whole life of one job; any error ends it Failed with the reason."""
+    def run(
+        self,
+        name: str,
+        adopt: bool,
+        request: CreateTrainingJob | None,
+        prepared: PreparedFolder | None = None,
+    ) -> None:
+        """The whole life of one job; any error ends it Failed with the reason.
+
+        ``prepared``: its folder, made ready before the job was created.
+        """
         try:
             if request is None:
                 request = CreateTrainingJob.model_validate(self.jobs.get_job(KIND, name).spec)
-            root = self._root(name)
+            root = self.folder(name)
             files = runner.JobFiles(root.root / "logs")
             if not adopt:
                 self._wait_for_slot(name)
                 try:
-                    process, started = self._start(request, root, files)
+                    process, started = self._start(request, root, files, prepared)
                     followed = self._follow(request, process.pid, process, files, started, 0)
                     self._finish(request, root, *followed)
                 finally:
@@ -101,11 +121,9 @@ class JobWatcher:
         while not self.service.slots.acquire(timeout=runner.HEARTBEAT_SECONDS):
             self.jobs.heartbeat(KIND, name, None)
 
-    def _start(self, request: CreateTrainingJob, root: ContainerRoot, files: runner.JobFiles):
-        name = request.training_job_name
-        downloading = Stage(SecondaryStatus.DOWNLOADING, _DOWNLOADING, dt.datetime.now(dt.UTC))
-        if request.input_data_config:  # data can take a while to fetch: say so now
-            self.jobs.enter_stages(KIND, name, [downloading])
+    def prepare(self, request: CreateTrainingJob) -> PreparedFolder:
+        """Make the job's folder (config, code, data): what runs in it, and how."""
+        root = self.folder(request.training_job_name)
         if root.root.exists():
             shutil.rmtree(root.root)
         root.create()
@@ -114,15 +132,31 @@ class JobWatcher:
             root.fetch_code(request.source_uri)
         for channel, spec in request.input_data_config.items():
             root.fetch_channel(channel, spec.uri)
-        argv = root.command(request)
         env = self._environment(request, root)
+        return PreparedFolder(request.training_job_name, root.command(request), env)
+
+    def _start(
+        self,
+        request: CreateTrainingJob,
+        root: ContainerRoot,
+        files: runner.JobFiles,
+        prepared: PreparedFolder | None,
+    ) -> tuple[subprocess.Popen[bytes], float]:
+        name = request.training_job_name
+        downloading = Stage(SecondaryStatus.DOWNLOADING, _DOWNLOADING, dt.datetime.now(dt.UTC))
+        entered = False
+        if prepared is None:
+            if request.input_data_config:  # data can take a while to fetch: say so now
+                self.jobs.enter_stages(KIND, name, [downloading])
+                entered = True
+            prepared = self.prepare(request)
         launched_at = dt.datetime.now(dt.UTC)
-        process = runner.launch(argv, env, root.code, files)
+        process = runner.launch(prepared.argv, prepared.env, root.code, files)
         started = time.time()
-        # Without data the folder is ready in milliseconds: its stage is recorded now, with
-        # its true times, in the write that records the start of training.
+        # A folder ready in milliseconds (or before the job) has its stage recorded now,
+        # with its true times, in the write that records the start of training.
         training = Stage(SecondaryStatus.TRAINING, "running the entry point", launched_at)
-        stages = [training] if request.input_data_config else [downloading, training]
+        stages = [training] if entered else [downloading, training]
         self.jobs.enter_stages(KIND, name, stages, process.pid)
         return process, started
 

@@ -13,6 +13,7 @@ import logging
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -21,6 +22,7 @@ from optuna.trial import TrialState
 from slipway.errors import Conflict, NotFound, SlipwayError
 from slipway.jobs.models import ChildState, JobKind, JobStatus
 from slipway.training.models import CreateTrainingJob, ExperimentConfig, trial_component_name
+from slipway.training.watcher import PreparedFolder
 from slipway.tuning.models import CreateTuningJob, EarlyStoppingType, Strategy
 from slipway.tuning.search import SearchSpace, create_study, finished_trial
 from slipway.tuning.service import KIND, objective_reported, summary
@@ -36,6 +38,7 @@ _POLL_SECONDS = 0.05
 # watched by another process (after this tuning job was adopted).
 _WAKE_SECONDS = 0.25
 _HEARTBEAT_SECONDS = 2.0
+_PLAN_DELAY_SECONDS = 0.003
 # Training jobs started by an earlier watcher of this tuning job may have lost their own
 # watcher too; they are looked for this often until they end.
 _ADOPT_SECONDS = 5.0
@@ -44,6 +47,15 @@ _ADOPT_SECONDS = 5.0
 def child_name(tuning_job_name: str, sequence: int) -> str:
     """``<tuning-job>-<3-digit seq>-<8 hex>``, as the reference names them."""
     return f"{tuning_job_name}-{sequence:03d}-{secrets.token_hex(4)}"
+
+
+@dataclass
+class _Planned:
+    """A training job asked for but not started: its trial, request and ready folder."""
+
+    trial: optuna.trial.Trial
+    request: CreateTrainingJob
+    folder: PreparedFolder | None = None
 
 
 class TuningLoop:
@@ -56,6 +68,7 @@ class TuningLoop:
         self.running: dict[str, optuna.trial.Trial | None] = {}
         self.early_stopped: set[str] = set()
         self.launched = 0
+        self.planned: _Planned | None = None  # the next job, asked for ahead
         # How many of this job's training jobs reported the objective: none, and it failed.
         self.reported = 0
         self._lock = threading.Lock()
@@ -91,8 +104,13 @@ class TuningLoop:
                     break
                 while len(self.running) < self.max_parallel and self.launched < self.max_jobs:
                     self._launch()
-                self._wake.wait(_WAKE_SECONDS)
+                # The next job is planned a moment later: the one just started gets the
+                # interpreter first, and a job that ends meanwhile is seen to first.
+                plan = self._plan_due()
+                woken = self._wake.wait(_PLAN_DELAY_SECONDS if plan else _WAKE_SECONDS)
                 self._wake.clear()
+                if plan and not woken:
+                    self._plan_ahead()
             self._end()
         except Exception as error:  # the job must end in a final status whatever happened
             reason = error.message if isinstance(error, SlipwayError) else repr(error)
@@ -109,6 +127,7 @@ class TuningLoop:
         self.objective = config.hyper_parameter_tuning_job_objective
         self.max_jobs = config.max_jobs
         self.max_parallel = config.resource_limits.max_parallel_training_jobs
+        self.plans_ahead = config.strategy in (Strategy.RANDOM, Strategy.GRID)
         self.prunes = (
             config.strategy == Strategy.HYPERBAND
             or config.training_job_early_stopping_type == EarlyStoppingType.AUTO
@@ -129,9 +148,9 @@ class TuningLoop:
 
     # --- training jobs ------------------------------------------------------------------
 
-    def _launch(self) -> None:
-        self.launched += 1
-        name = child_name(self.name, self.launched)
+    def _plan(self) -> _Planned:
+        """Ask Optuna for the next training job's hyperparameters."""
+        name = child_name(self.name, self.launched + 1)
         trial = self.study.ask(self.space.distributions)
         definition = self.request.training_job_definition
         hyperparameters = {
@@ -151,11 +170,39 @@ class TuningLoop:
             max_run=definition.max_run,
             experiment_config=ExperimentConfig(experiment_name=self.name, trial_name=name),
         )
+        return _Planned(trial, request)
+
+    def _plan_ahead(self) -> None:
+        """Plan the next job and make its folder while the running ones run.
+
+        A freed slot then starts it at once. Only for searches that do not learn from
+        results (Random, Grid): a Bayesian search asks once the last results are in.
+        """
+        planned = self._plan()
+        planned.folder = self.service.training.prepare_folder(planned.request)
+        self.planned = planned
+
+    def _plan_due(self) -> bool:
+        return self.plans_ahead and self.planned is None and self.launched < self.max_jobs
+
+    def _drop_plan(self) -> None:
+        if self.planned is None:
+            return
+        self.study.tell(self.planned.trial, state=TrialState.FAIL)
+        if self.planned.folder is not None:
+            self.service.training.discard_folder(self.planned.folder)
+        self.planned = None
+
+    def _launch(self) -> None:
+        planned, self.planned = self.planned or self._plan(), None
+        self.launched += 1
+        trial, request = planned.trial, planned.request
+        name = request.training_job_name
         if self.prunes:
             self.service.training.add_metric_listener(name, self._listener(name, trial))
         self.service.training.add_end_listener(name, self._on_end)
         try:
-            self.service.training.start_training_job(request, tuning_job_name=self.name)
+            self.service.training.start_training_job(request, self.name, planned.folder)
         except SlipwayError:
             self.study.tell(trial, state=TrialState.FAIL)
             return
@@ -238,6 +285,7 @@ class TuningLoop:
         return self.running.pop(name)
 
     def _stop_children(self) -> None:
+        self._drop_plan()
         for name in list(self.running):
             with contextlib.suppress(Conflict, NotFound):
                 self.service.training.stop_training_job(name)

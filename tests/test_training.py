@@ -24,11 +24,12 @@ from helpers import free_port, run_server_process
 from slipway.errors import AlreadyExists, ValidationError
 from slipway.experiments import Experiment, TrialComponent
 from slipway.jobs import runner
-from slipway.jobs.models import JobStatus, SecondaryStatus
+from slipway.jobs.models import JobKind, JobStatus, SecondaryStatus
 from slipway.platform import reset, services, training_backend
 from slipway.settings import get_settings, reload_settings
 from slipway.training import service as training_service
 from slipway.training.estimator import Estimator, JobFailed, TrainingJob
+from slipway.training.models import CreateTrainingJob
 
 SLIPWAY = str(Path(sys.executable).parent / "slipway")
 
@@ -497,6 +498,27 @@ def test_jobs_just_created_or_queued_are_not_taken_over(
     for name in ("running-job", "queued-job"):
         ended = services().training.wait(name, timeout=60)
         assert ended.training_job_status == JobStatus.COMPLETED, ended.failure_reason
+
+
+def test_a_folder_made_ahead_never_replaces_an_existing_one(home: Path, tmp_path: Path) -> None:
+    source = _source(tmp_path, SLOW_SCRIPT)
+    Estimator("train.py", source_dir=str(source)).fit(job_name="kept-job")
+    training = services().training
+    folder = home / "jobs" / "training" / "kept-job"
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+
+    request = CreateTrainingJob.model_validate(
+        services().jobs.get_job(JobKind.TRAINING, "kept-job").spec
+    )
+    assert training.prepare_folder(request) is None
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+
+    fresh = request.model_copy(update={"training_job_name": "fresh-job"})
+    prepared = training.prepare_folder(fresh)
+    assert prepared is not None and prepared.name == "fresh-job"
+    assert (home / "jobs" / "training" / "fresh-job" / "code" / "train.py").is_file()
+    training.discard_folder(prepared)
+    assert not (home / "jobs" / "training" / "fresh-job").exists()
 
 
 # --- remote mode ---------------------------------------------------------------------------

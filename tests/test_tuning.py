@@ -370,6 +370,36 @@ def test_stop_stops_every_running_training_job(home: Path, estimator: Estimator)
     assert job.training_job_status_counters.in_progress == 0
 
 
+def test_a_random_search_makes_the_next_folder_ahead_and_a_stop_removes_it(
+    home: Path, estimator: Estimator
+) -> None:
+    estimator.hyperparameters = {"pause": 30, "epochs": 2}
+    tuner = HyperparameterTuner(
+        estimator, "loss", _ranges(), strategy="Random", max_jobs=6, max_parallel_jobs=2
+    )
+    tuner.fit(job_name="tune-ahead", wait=False)
+    training = services().training
+    folders = home / "jobs" / "training"
+    deadline = time.monotonic() + 30
+    # Two jobs run; the third is planned: its folder is ready, its job not created yet.
+    while len(list(folders.glob("tune-ahead-*"))) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    created = {j.training_job_name for j in training.list_training_jobs().items}
+    assert len(created) == 2
+    [ahead] = [f for f in folders.glob("tune-ahead-*") if f.name not in created]
+    assert ahead.name.startswith("tune-ahead-003-")
+    config = json.loads((ahead / "input" / "config" / "hyperparameters.json").read_text())
+    assert set(config) >= {"learning_rate", "depth", "booster"}
+    assert (ahead / "code" / "train.py").is_file()
+
+    tuning_backend().stop_hyper_parameter_tuning_job("tune-ahead")
+    job = tuning_backend().wait("tune-ahead", timeout=30)
+    assert job.hyper_parameter_tuning_job_status == JobStatus.STOPPED
+    assert not ahead.exists()
+    assert {f.name for f in folders.glob("tune-ahead-*")} == created
+
+
 _START_AND_LEAVE = """
 import sys
 import time

@@ -248,10 +248,14 @@ class TrainingService:
     def prepare_folder(self, request: CreateTrainingJob) -> PreparedFolder | None:
         """Make a job's folder ready before the job exists, so that it starts at once.
 
-        None if that failed: the job's own start then meets the error and fails with it.
+        None if that failed (the job's own start then meets the error and fails with it),
+        or if the folder exists: it may be another job's, and the job's creation decides.
         """
+        watcher = JobWatcher(self)
+        if watcher.folder(request.training_job_name).root.exists():
+            return None
         try:
-            return JobWatcher(self).prepare(request)
+            return watcher.prepare(request)
         except Exception:
             log.debug("preparing %s ahead failed", request.training_job_name, exc_info=True)
             return None

@@ -10,6 +10,7 @@ Kubernetes runner (with the operator) follows the same interface.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import signal
@@ -35,11 +36,12 @@ class JobFiles:
 
     folder: Path
 
-    @property
+    # Cached: a watcher asks for them every time it looks at the job.
+    @functools.cached_property
     def log(self) -> Path:
         return self.folder / "job.log"
 
-    @property
+    @functools.cached_property
     def exit_code(self) -> Path:
         return self.folder / "exit-code"
 

@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from slipway.artifacts.service import ArtifactService
 from slipway.errors import AlreadyExists, NotFound, SlipwayError
@@ -67,6 +68,7 @@ class TrainingService:
         self.artifacts = artifacts
         self.settings = settings
         self.slots = threading.BoundedSemaphore(settings.max_parallel_jobs)
+        self.folders = Path(settings.home) / "jobs" / "training"  # one per job, by name
         self._listeners: dict[str, list[MetricListener]] = {}
         self._end_listeners: dict[str, list[EndListener]] = {}
         self._watchers = WatcherThreads("slipway-training")

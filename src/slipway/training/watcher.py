@@ -69,7 +69,7 @@ class JobWatcher:
 
     def folder(self, name: str) -> ContainerRoot:
         """The job's stand-in for /opt/ml."""
-        return ContainerRoot(Path(self.settings.home) / "jobs" / "training" / name)
+        return ContainerRoot(self.service.folders / name)
 
     def run(
         self,

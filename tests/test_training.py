@@ -474,9 +474,12 @@ def test_jobs_just_created_or_queued_are_not_taken_over(
     monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.1)
     reload_settings()
     reset()
-    source = str(_source(tmp_path, SLOW_SCRIPT))
-    for name in ("running-job", "queued-job"):
-        Estimator("train.py", source_dir=source).fit(job_name=name, wait=False)
+    # The first job runs until it is stopped: the second waits for its slot all along.
+    long_source = str(_source(tmp_path, "import time\ntime.sleep(60)\n", "long.py"))
+    Estimator("long.py", source_dir=long_source).fit(job_name="running-job", wait=False)
+    Estimator("train.py", source_dir=str(_source(tmp_path, SLOW_SCRIPT))).fit(
+        job_name="queued-job", wait=False
+    )
 
     # Any slipway process adopts orphans as it starts: these two have a watcher already.
     listed = subprocess.run(
@@ -495,9 +498,11 @@ def test_jobs_just_created_or_queued_are_not_taken_over(
     )
     assert services().training.adopt_orphans() == []
 
-    for name in ("running-job", "queued-job"):
-        ended = services().training.wait(name, timeout=60)
-        assert ended.training_job_status == JobStatus.COMPLETED, ended.failure_reason
+    services().training.stop_training_job("running-job")
+    stopped = services().training.wait("running-job", timeout=60)
+    assert stopped.training_job_status == JobStatus.STOPPED, stopped.failure_reason
+    ended = services().training.wait("queued-job", timeout=60)
+    assert ended.training_job_status == JobStatus.COMPLETED, ended.failure_reason
 
 
 def test_a_folder_made_ahead_never_replaces_an_existing_one(home: Path, tmp_path: Path) -> None:

@@ -467,6 +467,15 @@ def test_a_job_survives_its_watchers_death_and_is_adopted(
     assert ended.model_artifacts is not None
 
 
+def test_a_new_job_is_watched_from_birth(home: Path) -> None:
+    jobs = services().jobs
+    jobs.create_job(JobKind.TRAINING, "newborn", {})
+    # Its creator's heartbeat is on it already: no other process may take it over yet.
+    assert jobs.orphans(JobKind.TRAINING, dt.timedelta(seconds=15)) == []
+    time.sleep(0.01)
+    assert [j.job_name for j in jobs.orphans(JobKind.TRAINING, dt.timedelta(0))] == ["newborn"]
+
+
 def test_jobs_just_created_or_queued_are_not_taken_over(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -357,6 +357,16 @@ def test_the_table_filters_by_a_search_expression_and_by_name(page: Page) -> Non
     assert json.loads(tab.input_value("input[name=expression]")) == expression
 
 
+def test_the_search_box_takes_filters_written_as_text(page: Page) -> None:
+    tab = page.open("/experiments/churn?column=Metrics.accuracy")
+    typed = "Metrics.accuracy.Last GreaterThan 0.72 AND DisplayName Contains long"
+    tab.fill("input[name=expression]", typed)
+    tab.click("form.experiment-search button")
+    tab.wait_for_url("**expression=**")
+    assert _rows(tab) == ["churn-long-training"]
+    assert tab.input_value("input[name=expression]") == typed
+
+
 @pytest.mark.parametrize(
     ("path", "named"),
     [
@@ -368,6 +378,8 @@ def test_the_table_filters_by_a_search_expression_and_by_name(page: Page) -> Non
         ),
         ("/experiments/churn?column=Hyper.lr", "Hyper.lr"),
         ("/experiments?expression=" + quote('{"Filters": [{"Name": "Colour"}]}'), "Colour"),
+        ("/experiments/churn?expression=" + quote("Metrics.accuracy.Last Above 0.7"), "Above"),
+        ("/experiments?expression=" + quote("Colour"), "Name Operator Value"),
     ],
 )
 def test_a_bad_filter_is_a_400_page_that_names_it_and_keeps_the_form(

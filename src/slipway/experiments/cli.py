@@ -18,7 +18,7 @@ from rich.table import Table
 
 from slipway._cli_output import collect, number_text, print_json, show, time_text
 from slipway.errors import ValidationError, describe_problems
-from slipway.experiments.expressions import Filter, Operator, Resource, SearchExpression
+from slipway.experiments.expressions import Filter, Resource, SearchExpression, parse_filter
 from slipway.experiments.models import (
     Experiment,
     MetricSummary,
@@ -213,24 +213,10 @@ def _search_expression(filters: Sequence[str], expression: str | None) -> Search
 
 
 def _parse_filter(text: str) -> Filter:
-    parts = text.split(maxsplit=2)
-    if len(parts) < 2:
-        raise ValidationError(
-            f"--filter {text!r} is not 'Name Operator Value'; "
-            "for example --filter 'Metrics.accuracy.Max GreaterThan 0.9'"
-        )
     try:
-        operator = Operator(parts[1])
-    except ValueError:
-        raise ValidationError(
-            f"--filter {text!r}: operator {parts[1]!r} is not one of "
-            + ", ".join(op.value for op in Operator)
-        ) from None
-    value = parts[2] if len(parts) == 3 else None
-    try:
-        return Filter(name=parts[0], operator=operator, value=value)
-    except pydantic.ValidationError as error:
-        raise ValidationError(f"--filter {text!r}: {describe_problems(error.errors())}") from None
+        return parse_filter(text)
+    except ValidationError as error:
+        raise ValidationError(f"--{error.message}") from None
 
 
 def _parse_expression(argument: str) -> SearchExpression:

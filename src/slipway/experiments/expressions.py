@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
+import pydantic
 import sqlalchemy as sa
 from pydantic import Field
 
-from slipway.errors import ValidationError
+from slipway.errors import ValidationError, describe_problems
 from slipway.experiments import tables as t
 from slipway.experiments.models import SortOrder, WireModel
 
@@ -51,6 +52,30 @@ class Filter(WireModel):
     name: Annotated[str, Field(min_length=1, max_length=1024)]
     operator: Operator = Operator.EQUALS
     value: Annotated[str | None, Field(max_length=1024)] = None
+
+
+FILTER_EXAMPLE = "Metrics.accuracy.Max GreaterThan 0.9"
+
+
+def parse_filter(text: str) -> Filter:
+    """A filter written as text, ``Name Operator Value`` (the value may hold spaces)."""
+    parts = text.split(maxsplit=2)
+    if len(parts) < 2:
+        raise ValidationError(
+            f"filter {text!r} is not 'Name Operator Value'; for example {FILTER_EXAMPLE!r}"
+        )
+    try:
+        operator = Operator(parts[1])
+    except ValueError:
+        raise ValidationError(
+            f"filter {text!r}: operator {parts[1]!r} is not one of "
+            + ", ".join(op.value for op in Operator)
+        ) from None
+    value = parts[2] if len(parts) == 3 else None
+    try:
+        return Filter(name=parts[0], operator=operator, value=value)
+    except pydantic.ValidationError as error:
+        raise ValidationError(f"filter {text!r}: {describe_problems(error.errors())}") from None
 
 
 class NestedFilters(WireModel):

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from slipway.errors import NotFound, SlipwayError, ValidationError, describe_problems
-from slipway.experiments.expressions import Filter, Operator, SearchExpression
+from slipway.experiments.expressions import (
+    FILTER_EXAMPLE,
+    Filter,
+    Operator,
+    SearchExpression,
+    parse_filter,
+)
 from slipway.experiments.models import Page, SortOrder, TrialComponent
 from slipway.jobs.models import JobKind
 from slipway.studio import charts, data
@@ -32,9 +38,16 @@ router = APIRouter(include_in_schema=False)
 
 
 def _typed_expression(text: str) -> SearchExpression | None:
-    """The expression typed in a page's search box: the search API's SearchExpression."""
+    """The expression typed in a page's search box.
+
+    Filters as the CLI's --filter takes them, joined by AND (``Metrics.accuracy.Max
+    GreaterThan 0.9 AND Parameters.lr LessThan 0.1``), or the search API's
+    SearchExpression as JSON for anything more (Or, nested filters).
+    """
     if not text.strip():
         return None
+    if not text.lstrip().startswith("{"):
+        return SearchExpression(filters=[parse_filter(part) for part in text.split(" AND ")])
     try:
         return SearchExpression.model_validate_json(text)
     except pydantic.ValidationError as error:
@@ -81,7 +94,7 @@ def experiments(
         page=page,
         q=q,
         expression=expression,
-        example=EXPRESSION_EXAMPLE,
+        example=FILTER_EXAMPLE,
         error=error,
     )
 
@@ -148,7 +161,7 @@ def experiment(
         sort_order=sort_order.value,
         q=q,
         expression=expression,
-        example=EXPRESSION_EXAMPLE,
+        example=FILTER_EXAMPLE,
         error=error,
     )
 

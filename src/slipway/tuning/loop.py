@@ -205,6 +205,8 @@ class TuningLoop:
             self.service.training.start_training_job(request, self.name, planned.folder)
         except SlipwayError:
             self.study.tell(trial, state=TrialState.FAIL)
+            if planned.folder is not None:  # the job never ran: its folder is not needed
+                self.service.training.discard_folder(planned.folder)
             return
         self.running[name] = trial
 

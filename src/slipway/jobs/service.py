@@ -277,11 +277,10 @@ class JobService:
         """Merge values into the job's result (model location, best candidate...)."""
         with self.db.write() as conn:
             job_id = self._id(conn, kind, name)
-            row = conn.execute(sa.select(t.jobs.c.result).where(t.jobs.c.id == job_id)).one()
+            stored = conn.scalar(q.RESULT, {"job_id_": job_id})
             conn.execute(
-                sa.update(t.jobs)
-                .where(t.jobs.c.id == job_id)
-                .values(result={**(row.result or {}), **values}, modified_at=_now())
+                q.UPDATE_JOB,
+                {"job_id_": job_id, "result": {**(stored or {}), **values}, "modified_at": _now()},
             )
 
     def request_stop(self, kind: JobKind, name: str) -> Job:
@@ -366,8 +365,7 @@ class JobService:
         self, kind: JobKind, name: str, after_line: int = 0, limit: int = 1000
     ) -> list[LogLine]:
         """Log lines after a line number, so a follower asks only for what is new."""
-        if not 1 <= limit <= 10_000:
-            raise ValidationError(f"limit {limit} is out of range; use 1 to 10000")
+        _check_limit(limit)
         with self.db.read() as conn:
             job_id = self._id(conn, kind, name)
             rows = conn.execute(
@@ -380,8 +378,7 @@ class JobService:
 
     def tail_logs(self, kind: JobKind, name: str, limit: int = 1000) -> list[LogLine]:
         """The last ``limit`` log lines, in order: the end is what people look at first."""
-        if not 1 <= limit <= 10_000:
-            raise ValidationError(f"limit {limit} is out of range; use 1 to 10000")
+        _check_limit(limit)
         with self.db.read() as conn:
             job_id = self._id(conn, kind, name)
             rows = conn.execute(
@@ -432,6 +429,11 @@ class JobService:
 
     def _load(self, conn: Connection, job_id: int) -> Job:
         return q.load_jobs(conn, [job_id])[0]
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= 10_000:
+        raise ValidationError(f"limit {limit} is out of range; use 1 to 10000")
 
 
 def _status(value: JobStatus | str) -> JobStatus:

@@ -106,16 +106,19 @@ class TrainingService:
                 self._create_trial_component(request)
         except AlreadyExists as error:
             if self._job_exists(name):
+                self._drop_listeners(name)  # they listened for a job that was not started
                 raise
             failure = error
         except SlipwayError as error:
             if not checked:  # a missing experiment or trial: refused, nothing recorded
+                self._drop_listeners(name)
                 raise
             failure = error
         else:
             self._watch_in_background(name, adopt=False, request=request, prepared=prepared)
             return job
         # The tracking was refused: the job is recorded, Failed with the reason.
+        self._drop_listeners(name)
         self.jobs.create_job(KIND, name, spec, parent=parent)
         self.jobs.finish(KIND, name, JobStatus.FAILED, f"ClientError: {failure.message}")
         raise failure
@@ -187,11 +190,14 @@ class TrainingService:
 
     def notify_ended(self, name: str, state: ChildState | None) -> None:
         """A job's watcher is done: drop its listeners, telling the end listeners."""
+        for listener in self._drop_listeners(name):
+            listener(name, state)
+
+    def _drop_listeners(self, name: str) -> list[EndListener]:
+        """Forget a job's listeners; returns its end listeners."""
         with self._lock:
             self._listeners.pop(name, None)
-            ended = self._end_listeners.pop(name, [])
-        for listener in ended:
-            listener(name, state)
+            return self._end_listeners.pop(name, [])
 
     def adopt_orphans(self) -> list[str]:
         """Watch running jobs nobody watches (their watcher's process ended)."""

@@ -83,8 +83,10 @@ class JobWatcher:
         ``prepared``: its folder, made ready before the job was created.
         """
         try:
-            if request is None:
-                request = CreateTrainingJob.model_validate(self.jobs.get_job(KIND, name).spec)
+            job = None
+            if request is None:  # an adopted job: what it runs is in its row
+                job = self.jobs.get_job(KIND, name)
+                request = CreateTrainingJob.model_validate(job.spec)
             root = self.folder(name)
             files = runner.JobFiles(root.root / "logs")
             if not adopt:
@@ -102,7 +104,7 @@ class JobWatcher:
                 return
             # Lines the previous watcher stored are not stored (or scanned for metrics) twice.
             done = self._last_stored_line(name)
-            job = self.jobs.get_job(KIND, name)
+            job = job or self.jobs.get_job(KIND, name)
             started = (job.start_time or dt.datetime.now(dt.UTC)).timestamp()
             self._finish(request, root, *self._follow(request, pid, None, files, started, done))
         except Exception as error:  # the job must end in a final status whatever happened

@@ -186,12 +186,15 @@ class TuningLoop:
         return self.plans_ahead and self.planned is None and self.launched < self.max_jobs
 
     def _drop_plan(self) -> None:
-        if self.planned is None:
-            return
-        self.study.tell(self.planned.trial, state=TrialState.FAIL)
-        if self.planned.folder is not None:
-            self.service.training.discard_folder(self.planned.folder)
-        self.planned = None
+        if self.planned is not None:
+            self._abandon(self.planned)
+            self.planned = None
+
+    def _abandon(self, planned: _Planned) -> None:
+        """A planned job that will not run: its trial failed, its folder is not needed."""
+        self.study.tell(planned.trial, state=TrialState.FAIL)
+        if planned.folder is not None:
+            self.service.training.discard_folder(planned.folder)
 
     def _launch(self) -> None:
         planned, self.planned = self.planned or self._plan(), None
@@ -204,9 +207,7 @@ class TuningLoop:
         try:
             self.service.training.start_training_job(request, self.name, planned.folder)
         except SlipwayError:
-            self.study.tell(trial, state=TrialState.FAIL)
-            if planned.folder is not None:  # the job never ran: its folder is not needed
-                self.service.training.discard_folder(planned.folder)
+            self._abandon(planned)
             return
         self.running[name] = trial
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -46,6 +47,12 @@ class Settings(BaseSettings):
     )
     job_stop_grace_seconds: float = Field(
         default=10.0, ge=0, description="Seconds between SIGTERM and SIGKILL when a job stops."
+    )
+    job_start_method: Literal["forkserver", "spawn"] = Field(
+        default="forkserver",
+        description=(
+            "How a job's Python starts: forked from a prestarted interpreter, or a new one."
+        ),
     )
     metric_flush_interval: float = Field(
         default=0.2, description="Seconds between background writes of buffered metrics."

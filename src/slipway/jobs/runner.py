@@ -1,25 +1,37 @@
 """The local process runner: start a job's process, watch it, stop it.
 
 A job's process runs in its own session (process group) with its output going to a log
-file and its exit code written to a file by a tiny shell wrapper. Nothing ties it to the
-process that started it: if that process (the server, a notebook) goes away, the job
-keeps running and any later slipway process can adopt it by reading the same files. The
-Kubernetes runner (with the operator) follows the same interface.
+file and its exit code written to a file. Two start methods, as in ``multiprocessing``:
+
+- ``forkserver`` (the default): a prestarted interpreter forks the job's process, which
+  spares each job the interpreter's start (see ``forkserver``); the server writes the
+  exit code.
+- ``spawn``: a new interpreter per job, run by a tiny shell wrapper that writes the exit
+  code. Any job the fork server cannot take is started this way.
+
+Nothing ties a job to the process that started it: if that process (the server, a
+notebook) goes away, the job keeps running and any later slipway process can adopt it by
+reading the same files. The Kubernetes runner (with the operator) follows the same
+interface.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import select
-import signal
+import logging
 import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from slipway.jobs import prestarted
+from slipway.jobs.processes import Running, Spawned, stop
+
+log = logging.getLogger("slipway.jobs")
 
 # `"$@"` runs the job's command; the wrapper records its exit code where a watcher
 # that is not the parent process can read it. `echo` writes "<code>\n" in one write, so a
@@ -54,15 +66,27 @@ class JobFiles:
         return int(text) if text.endswith("\n") else None
 
 
-def launch(
-    argv: list[str], env: dict[str, str], cwd: Path, files: JobFiles
-) -> subprocess.Popen[bytes]:
-    """Start the command detached from the caller; its pid is its process group's id.
+StartMethod = Literal["forkserver", "spawn"]
 
-    Pass the process to ``watch``, which reaps it when it ends.
+
+def launch(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    files: JobFiles,
+    method: StartMethod = "forkserver",
+) -> Running:
+    """Start ``[python, script, arguments...]`` detached from the caller.
+
+    The process's pid is its process group's id. Pass it to ``watch``, which reaps it.
     """
     files.folder.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
+    if method == "forkserver":
+        try:
+            return prestarted.launch(argv, env, cwd, files.log, files.exit_code)
+        except prestarted.ServerGone as error:
+            log.warning("starting the job with a new interpreter instead: %s", error)
+    process = subprocess.Popen(
         ["/bin/sh", "-c", _WRAPPER, "slipway-job", *argv],
         env={**env, "SLIPWAY_JOB_LOG": str(files.log), "SLIPWAY_JOB_EXIT": str(files.exit_code)},
         cwd=cwd,
@@ -71,60 +95,7 @@ def launch(
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-
-
-class _EndSignal:
-    """Wakes a watcher the moment a process ends (through a pidfd), else at the timeout."""
-
-    def __init__(self, pid: int) -> None:
-        try:
-            self._fd: int | None = os.pidfd_open(pid)
-        except OSError:  # gone already (or no pidfds here): the timeout paces the watcher
-            self._fd = None
-
-    def wait(self, timeout: float) -> None:
-        if self._fd is None:
-            time.sleep(timeout)
-        else:
-            select.select([self._fd], [], [], timeout)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
-    except (OSError, IndexError):
-        return False
-
-
-def stop(pid: int, grace_seconds: float) -> None:
-    """SIGTERM to the job's process group, then SIGKILL after the grace period."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace_seconds
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return
-        time.sleep(_POLL_SECONDS)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
+    return Spawned(process)
 
 
 @dataclass
@@ -175,8 +146,7 @@ class LogTail:
 
 
 def watch(
-    pid: int,
-    process: subprocess.Popen[bytes] | None,
+    process: Running,
     files: JobFiles,
     tail: LogTail,
     on_lines: Callable[[list[tuple[float, str]]], None],
@@ -188,28 +158,31 @@ def watch(
 ) -> Outcome:
     """Follow a job's process until it ends; stop it when asked or when it runs too long.
 
-    ``process``: the process as ``launch`` returned it (reaped here), or None for one
-    another slipway process launched (a job adopted after its watcher's process died).
+    ``process``: as ``launch`` returned it, or ``processes.Watched`` for one another
+    slipway process launched (a job adopted after its watcher's process died).
     """
     # The caller has just beaten (launched or claimed the job); the first stop check can
     # wait its quarter second too, which spares short jobs a query.
     first = time.time()
     last_beat = last_check = first
     stopped = timed_out = False
-    with contextlib.closing(_EndSignal(pid)) as ended:
+    pid = process.pid
+    with contextlib.closing(process):
         while True:
             now = time.time()
-            # The wrapper writes the exit code after the log is complete: read the rest then.
+            # The exit code is written after the log is complete: read the rest then.
             code = files.written_exit_code()
             if code is not None:
-                if process is not None:
-                    process.wait()  # the wrapper exits right after writing it
+                process.reap()  # the wrapper exits right after writing it
                 return Outcome(code, stopped, timed_out, [(now, ln) for ln in tail.rest()])
             lines = tail.read()
             if lines:
                 on_lines([(now, line) for line in lines])
-            if (process.poll() is not None) if process is not None else not alive(pid):
-                time.sleep(_POLL_SECONDS)  # the wrapper may be writing the exit code now
+            if process.finished():
+                # The wrapper may be writing the exit code now (the fork server writes it
+                # before it tells of the end).
+                if files.written_exit_code() is None:
+                    time.sleep(_POLL_SECONDS)
                 if files.written_exit_code() is not None:
                     continue
                 rest = [(time.time(), line) for line in tail.rest()]
@@ -225,4 +198,4 @@ def watch(
                 elif max_run_seconds is not None and now - started_at > max_run_seconds:
                     timed_out = True
                     threading.Thread(target=stop, args=(pid, grace_seconds), daemon=True).start()
-            ended.wait(_POLL_SECONDS)
+            process.wait(_POLL_SECONDS)

@@ -12,7 +12,6 @@ import datetime as dt
 import os
 import re
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from slipway.experiments.models import (
     PrimaryStatus,
     TrialComponentStatus,
 )
-from slipway.jobs import runner
+from slipway.jobs import processes, runner
 from slipway.jobs.models import (
     ChildState,
     JobKind,
@@ -93,7 +92,7 @@ class JobWatcher:
                 self._wait_for_slot(name)
                 try:
                     process, started = self._start(request, root, files, prepared)
-                    followed = self._follow(request, process.pid, process, files, started, 0)
+                    followed = self._follow(request, process, files, started, 0)
                     self._finish(request, root, *followed)
                 finally:
                     self.service.slots.release()
@@ -106,7 +105,8 @@ class JobWatcher:
             done = self._last_stored_line(name)
             job = job or self.jobs.get_job(KIND, name)
             started = (job.start_time or dt.datetime.now(dt.UTC)).timestamp()
-            self._finish(request, root, *self._follow(request, pid, None, files, started, done))
+            watched = processes.Watched(pid)
+            self._finish(request, root, *self._follow(request, watched, files, started, done))
         except Exception as error:  # the job must end in a final status whatever happened
             reason = error.message if isinstance(error, SlipwayError) else repr(error)
             self._fail(
@@ -143,7 +143,7 @@ class JobWatcher:
         root: ContainerRoot,
         files: runner.JobFiles,
         prepared: PreparedFolder | None,
-    ) -> tuple[subprocess.Popen[bytes], float]:
+    ) -> tuple[processes.Running, float]:
         name = request.training_job_name
         downloading = Stage(SecondaryStatus.DOWNLOADING, _DOWNLOADING, dt.datetime.now(dt.UTC))
         entered = False
@@ -153,7 +153,9 @@ class JobWatcher:
                 entered = True
             prepared = self.prepare(request)
         launched_at = dt.datetime.now(dt.UTC)
-        process = runner.launch(prepared.argv, prepared.env, root.code, files)
+        process = runner.launch(
+            prepared.argv, prepared.env, root.code, files, self.settings.job_start_method
+        )
         started = time.time()
         # A folder ready in milliseconds (or before the job) has its stage recorded now,
         # with its true times, in the write that records the start of training.
@@ -181,19 +183,18 @@ class JobWatcher:
     def _follow(
         self,
         request: CreateTrainingJob,
-        pid: int,
-        process: subprocess.Popen[bytes] | None,
+        process: processes.Running,
         files: runner.JobFiles,
         started: float,
         skip_lines: int,
     ) -> tuple[runner.Outcome, _LogScanner]:
-        """Watch the job's process to its end; ``process``: None if another process started it."""
+        """Watch the job's process to its end."""
         name = request.training_job_name
         scanner = _LogScanner(self.service, request)
         if skip_lines:
             scanner.steps = self._resume_metrics(name, scanner.regexes)
+        pid = process.pid
         outcome = runner.watch(
-            pid,
             process,
             files,
             runner.LogTail(files.log, skip_lines=skip_lines),

@@ -20,7 +20,7 @@ from slipway.artifacts.service import ArtifactService
 from slipway.errors import NotFound, SlipwayError, ValidationError
 from slipway.experiments.models import Artifact, Page, PrimaryStatus, Source, TrialComponentStatus
 from slipway.experiments.service import ExperimentsService
-from slipway.jobs import runner
+from slipway.jobs import processes
 from slipway.jobs.models import Job, JobKind, JobStatus, SecondaryStatus
 from slipway.jobs.service import JobService
 from slipway.serving.models import ContainerMode
@@ -120,7 +120,7 @@ class TransformService:
             if running is not None and running.is_alive():
                 continue
             watcher = job.result.get("Watcher") or {}
-            dead = watcher.get("Host") == here and not runner.alive(int(watcher.get("Pid", 0)))
+            dead = watcher.get("Host") == here and not processes.alive(int(watcher.get("Pid", 0)))
             if not (dead or not self._beat_recently(job)):
                 continue
             window = dt.timedelta(0) if dead else _ORPHAN_AFTER

@@ -1,0 +1,155 @@
+"""A prestarted Python interpreter that forks job processes, and its client.
+
+Starting Python costs a trivial training script most of its time (about 12 ms of CPU
+here), and a tuning job of quick trials pays it once per trial. The fork server is one
+idle interpreter, started as slipway starts its first job, that forks a copy of itself
+for each job; the copy becomes the job's process and runs the entry point as
+``python script.py`` would: a fresh ``__main__``, the script's ``sys.argv``,
+``sys.path[0]``, working folder and environment, output to the job's log, and the normal
+interpreter exit (``atexit`` handlers, non-daemon threads joined, the exit code).
+
+Only what Python reads as it starts cannot differ per job: the ``PYTHON*``, locale and
+``HOME`` variables. A client keeps one server per distinct set of them, so a job whose
+environment sets ``PYTHONPATH`` or ``PYTHONHASHSEED`` gets an interpreter started with it.
+Jobs of one server share its string hash seed, as forked workers do.
+
+Like the shell wrapper of the other start method, the server records each job's exit
+code in the job's folder, and it outlives the slipway process that started it until its
+jobs have ended, so that a later slipway process can adopt them.
+
+The server side runs as a script and imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+# Variables Python reads as it starts: a job whose values differ needs its own server.
+_STARTUP_PREFIXES = ("PYTHON", "LC_")
+_STARTUP_NAMES = frozenset({"LANG", "LANGUAGE", "HOME"})
+
+
+def startup_variables(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        sorted(
+            (k, v) for k, v in env.items() if k in _STARTUP_NAMES or k.startswith(_STARTUP_PREFIXES)
+        )
+    )
+
+
+# --- the server --------------------------------------------------------------------------
+
+
+def _exit_code(status: int) -> int:
+    """As a shell reports it: 128 + the signal for a process a signal ended."""
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def serve(channel: socket.socket) -> dict | None:
+    """Fork a job per request line until the client hangs up and every job has ended.
+
+    Returns only in a forked child: the request it is to run.
+    """
+    jobs: dict[int, tuple[int, str]] = {}  # pidfd -> (pid, exit code file)
+    pending = b""
+    accepting = True
+    while accepting or jobs:
+        watched = [*jobs, channel] if accepting else list(jobs)
+        for ready in select.select(watched, [], [])[0]:
+            if ready is channel:
+                data = channel.recv(1 << 20)
+                if not data:  # the client is gone: finish the jobs, take no more
+                    accepting = False
+                    continue
+                pending += data
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    request = json.loads(line)
+                    try:
+                        pid = os.fork()
+                    except OSError as error:
+                        _tell(channel, f"error {error}")
+                        continue
+                    if pid == 0:
+                        channel.close()
+                        for pidfd in jobs:
+                            os.close(pidfd)
+                        return request
+                    jobs[os.pidfd_open(pid)] = (pid, request["exit"])
+                    _tell(channel, f"started {pid}")
+            else:
+                pid, exit_file = jobs.pop(ready)
+                os.close(ready)
+                code = _exit_code(os.waitpid(pid, 0)[1])
+                # Written before the client hears of it: whoever learns of the end finds it.
+                with contextlib.suppress(OSError), open(exit_file, "w") as stream:
+                    stream.write(f"{code}\n")  # unless its folder is gone (job deleted)
+                _tell(channel, f"ended {pid} {code}")
+    return None
+
+
+def _tell(channel: socket.socket, message: str) -> None:
+    with contextlib.suppress(OSError):  # the client is gone; the exit code files say it all
+        channel.sendall(message.encode() + b"\n")
+
+
+def become_job(request: dict) -> None:
+    """In the forked child: take on the job's session, files and environment, then run it."""
+    os.setsid()
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    argv = request["argv"]  # [python, script, arguments...]
+    script = argv[1]
+    sys.orig_argv = list(argv)
+    sys.argv = argv[1:]
+    sys.path[0] = os.path.dirname(os.path.realpath(script))
+    run_main(script)
+
+
+def run_main(script: str) -> None:
+    """Run a file as ``__main__``; an uncaught error is printed as the interpreter does."""
+    import builtins
+    import importlib.machinery
+    import types
+
+    main = types.ModuleType("__main__")
+    main.__file__ = script
+    main.__cached__ = None
+    main.__builtins__ = builtins
+    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", script)
+    sys.modules["__main__"] = main
+    try:
+        with open(script, "rb") as stream:
+            code = compile(stream.read(), script, "exec")
+        exec(code, main.__dict__)
+    except SystemExit:
+        raise
+    except BaseException as error:
+        # The traceback starts at the script, as with ``python script.py``.
+        trace = error.__traceback__
+        while trace is not None and trace.tb_frame.f_code.co_filename != script:
+            trace = trace.tb_next
+        sys.excepthook(type(error), error.with_traceback(trace), trace)
+        if isinstance(error, KeyboardInterrupt):  # the interpreter ends by SIGINT then
+            sys.stdout.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    _job = serve(socket.socket(fileno=int(sys.argv[1])))
+    if _job is not None:
+        become_job(_job)

@@ -14,7 +14,9 @@ Side by side in one run, on the same trivial script:
   sides alternate too, twice each.
 
 Both figures are repeated for a script that also does ``--work`` seconds of work, to show
-how the fixed cost of a job weighs on a job that does something.
+how the fixed cost of a job weighs on a job that does something. Jobs start as forks of a
+prestarted interpreter (slipway's default); the trivial tuning job is run once more with
+a new interpreter per job (``job_start_method=spawn``), as the pool starts its scripts.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ print("loss=0.1;")
 LOSS = [{"Name": "loss", "Regex": r"loss=([0-9.]+);"}]
 OVERHEAD_TARGET_MS = 300
 TUNING_TARGET_RATIO = 1.5
+SPAWN_ROW = "trivial, a new interpreter per job"
 
 
 def _ms(seconds: float) -> float:
@@ -154,6 +157,15 @@ def tuning_job(source: Path, jobs: int, work: float, tag: str) -> dict[str, floa
     return {"slipway_s": min(slipway), "plain_s": min(plain), "ratio": min(slipway) / min(plain)}
 
 
+def _use_start_method(method: str) -> None:
+    from slipway.platform import reset
+    from slipway.settings import reload_settings
+
+    os.environ["SLIPWAY_JOB_START_METHOD"] = method
+    reload_settings()
+    reset()
+
+
 # --- the report ------------------------------------------------------------------------------
 
 
@@ -221,6 +233,10 @@ def _report(args: argparse.Namespace, single: dict, tuning: dict, load: tuple) -
         "- **slipway tuning job**: `HyperparameterTuner(..., strategy='Random', "
         "max_parallel_jobs=2).fit()`, Optuna asking for each job's hyperparameters; every "
         "training job a trial in the tuning job's experiment; timed until `fit()` returns.",
+        "- **start method**: slipway's jobs start as forks of a prestarted interpreter (the "
+        "default, `job_start_method=forkserver`), which spares each job Python's own start; "
+        f"the row '{SPAWN_ROW}' starts a new interpreter per job "
+        "(`SLIPWAY_JOB_START_METHOD=spawn`), as the pool's workers do.",
         "",
     ]
     return "\n".join(lines)
@@ -251,6 +267,10 @@ def main() -> None:
             print(f"one job, {label}: {single[label]}", flush=True)
             tuning[label] = tuning_job(source, args.jobs, work, f"w{i}")
             print(f"tuning job, {label}: {tuning[label]}", flush=True)
+        # The same trivial tuning job with a new interpreter per job, as the pool starts one.
+        _use_start_method("spawn")
+        tuning[SPAWN_ROW] = tuning_job(source, args.jobs, 0.0, "spawn")
+        print(f"tuning job, {SPAWN_ROW}: {tuning[SPAWN_ROW]}", flush=True)
 
     report = _report(args, single, tuning, (load_before, os.getloadavg()[0]))
     RESULTS.mkdir(exist_ok=True)

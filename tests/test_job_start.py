@@ -152,6 +152,29 @@ def test_jobs_forked_from_one_server_draw_different_random_numbers(
 
 
 @pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_a_job_ends_as_the_interpreter_ends_a_script(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    _start_method(monkeypatch, method)
+    script = """
+    import os, sys
+    # Left open: the interpreter flushes it as the script's globals go.
+    notes = open(os.path.join(os.environ["SM_MODEL_DIR"], "notes.txt"), "w")
+    notes.write("written, never closed")
+    print("leaving")
+    sys.exit("bye: the data was bad")
+    """
+    status, lines = _run(tmp_path, script, f"exit-{method}")
+
+    assert status == JobStatus.FAILED
+    assert lines == ["leaving", "bye: the data was bad"]
+    job = services().training.describe_training_job(f"exit-{method}")
+    assert job.failure_reason.startswith("AlgorithmError: exit code 1")
+    notes = home / "jobs" / "training" / f"exit-{method}" / "model" / "notes.txt"
+    assert notes.read_text() == "written, never closed"
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
 def test_an_uncaught_error_is_printed_as_python_prints_it(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
 ) -> None:

@@ -70,13 +70,16 @@ def serve(channel: socket.socket) -> dict | None:
     jobs: dict[int, tuple[int, str]] = {}  # pidfd -> (pid, exit code file)
     pending = b""
     accepting = True
+    # poll, not select: no limit on descriptor numbers, however many jobs run
+    poller = select.poll()
+    poller.register(channel, select.POLLIN)
     while accepting or jobs:
-        watched = [*jobs, channel] if accepting else list(jobs)
-        for ready in select.select(watched, [], [])[0]:
-            if ready is channel:
+        for ready, _ in poller.poll():
+            if ready == channel.fileno():
                 data = channel.recv(1 << 20)
                 if not data:  # the client is gone: finish the jobs, take no more
                     accepting = False
+                    poller.unregister(channel)
                     continue
                 pending += data
                 while b"\n" in pending:
@@ -92,10 +95,13 @@ def serve(channel: socket.socket) -> dict | None:
                         for pidfd in jobs:
                             os.close(pidfd)
                         return request
-                    jobs[os.pidfd_open(pid)] = (pid, request["exit"])
+                    pidfd = os.pidfd_open(pid)
+                    jobs[pidfd] = (pid, request["exit"])
+                    poller.register(pidfd, select.POLLIN)
                     _tell(channel, f"started {pid}")
             else:
                 pid, exit_file = jobs.pop(ready)
+                poller.unregister(ready)
                 os.close(ready)
                 code = _exit_code(os.waitpid(pid, 0)[1])
                 # Written before the client hears of it: whoever learns of the end finds it.

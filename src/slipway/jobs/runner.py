@@ -106,7 +106,7 @@ class Outcome:
     the job's end (a short job writes all its lines at once, just before it ends).
     """
 
-    exit_code: int | None  # None: it vanished without writing one (killed with its wrapper)
+    exit_code: int | None  # None: it vanished without one (killed with its wrapper or server)
     stopped: bool = False
     timed_out: bool = False
     last_lines: list[tuple[float, str]] = field(default_factory=list)

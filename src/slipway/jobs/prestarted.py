@@ -96,9 +96,14 @@ class _Server:
             try:
                 self._channel.sendall(line)
                 reply = self._replies.get(timeout=_REPLY_SECONDS)
-            except (OSError, queue.Empty) as error:
+            except OSError as error:
                 self.gone = True
                 raise ServerGone(repr(error)) from None
+            except queue.Empty:
+                # Stuck: it must not start the job later, once it has been started anew.
+                self.gone = True
+                self.process.kill()
+                raise ServerGone(f"no answer in {_REPLY_SECONDS:.0f} s") from None
         if isinstance(reply, str):
             raise ServerGone(reply)
         return reply

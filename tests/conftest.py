@@ -182,6 +182,23 @@ def _reload_sdk() -> None:
     reset()
 
 
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An embedded SLIPWAY_HOME of the test's own; a stopped job gets 2 s before SIGKILL."""
+    from slipway.platform import reset
+    from slipway.settings import get_settings
+
+    for name in [n for n in os.environ if n.startswith("SLIPWAY_")]:
+        monkeypatch.delenv(name)
+    folder = tmp_path / "home"
+    monkeypatch.setenv("SLIPWAY_HOME", str(folder))
+    monkeypatch.setenv("SLIPWAY_JOB_STOP_GRACE_SECONDS", "2")
+    _reload_sdk()
+    yield folder
+    reset()
+    get_settings.cache_clear()
+
+
 @pytest.fixture(params=["embedded", pytest.param("remote", marks=pytest.mark.postgres)])
 def backend(
     request: pytest.FixtureRequest, embedded_home: Path

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -24,24 +23,9 @@ from slipway.automl.notebooks import execute
 from slipway.errors import NotFound, ValidationError
 from slipway.inference import load_model
 from slipway.jobs.models import JobKind
-from slipway.platform import automl_backend, reset, services
-from slipway.settings import get_settings, reload_settings
+from slipway.platform import automl_backend, services
 from slipway.training import service as training_service
 from slipway.tuning import service as tuning_service
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in [n for n in os.environ if n.startswith("SLIPWAY_")]:
-        monkeypatch.delenv(name)
-    folder = tmp_path / "home"
-    monkeypatch.setenv("SLIPWAY_HOME", str(folder))
-    monkeypatch.setenv("SLIPWAY_JOB_STOP_GRACE_SECONDS", "2")
-    reload_settings()
-    reset()
-    yield folder
-    reset()
-    get_settings.cache_clear()
 
 
 def _classification_csv(path: Path) -> Path:

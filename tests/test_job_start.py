@@ -16,14 +16,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from slipway.jobs.models import JobStatus
 from slipway.platform import reset, services
-from slipway.settings import get_settings, reload_settings
+from slipway.settings import reload_settings
 from slipway.training.estimator import Estimator, JobFailed
 
 PROBE = """
@@ -66,19 +65,6 @@ def load(row):
 
 load(7)
 """
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in [n for n in os.environ if n.startswith("SLIPWAY_")]:
-        monkeypatch.delenv(name)
-    folder = tmp_path / "home"
-    monkeypatch.setenv("SLIPWAY_HOME", str(folder))
-    monkeypatch.setenv("SLIPWAY_JOB_STOP_GRACE_SECONDS", "2")
-    _use_settings()
-    yield folder
-    reset()
-    get_settings.cache_clear()
 
 
 def _use_settings() -> None:

@@ -147,21 +147,6 @@ for step in range(6):
 LOSS = [{"Name": "loss", "Regex": r"loss=([0-9.]+);"}]
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An embedded SLIPWAY_HOME of the test's own."""
-    for name in [n for n in os.environ if n.startswith("SLIPWAY_")]:
-        monkeypatch.delenv(name)
-    folder = tmp_path / "home"
-    monkeypatch.setenv("SLIPWAY_HOME", str(folder))
-    monkeypatch.setenv("SLIPWAY_JOB_STOP_GRACE_SECONDS", "2")
-    reload_settings()
-    reset()
-    yield folder
-    reset()
-    get_settings.cache_clear()
-
-
 def _source(tmp_path: Path, script: str, name: str = "train.py") -> Path:
     folder = tmp_path / f"src-{name}"
     folder.mkdir(exist_ok=True)

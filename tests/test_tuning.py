@@ -62,21 +62,6 @@ LOSS = [{"Name": "loss", "Regex": r"loss=([0-9.]+);"}]
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """An embedded SLIPWAY_HOME of the test's own."""
-    for name in [n for n in os.environ if n.startswith("SLIPWAY_")]:
-        monkeypatch.delenv(name)
-    folder = tmp_path / "home"
-    monkeypatch.setenv("SLIPWAY_HOME", str(folder))
-    monkeypatch.setenv("SLIPWAY_JOB_STOP_GRACE_SECONDS", "2")
-    reload_settings()
-    reset()
-    yield folder
-    reset()
-    get_settings.cache_clear()
-
-
-@pytest.fixture
 def estimator(tmp_path: Path) -> Estimator:
     source = tmp_path / "src"
     source.mkdir()

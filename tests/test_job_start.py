@@ -28,6 +28,9 @@ from slipway.training.estimator import Estimator, JobFailed
 PROBE = """
 import json, os, signal, sys, threading, atexit
 
+def annotated(x: int) -> None:
+    pass
+
 state = {
     "name": __name__,
     "file": __file__,
@@ -49,11 +52,13 @@ state = {
     "umask": os.umask(0o022),
     "threads": threading.active_count(),
     "env": sorted(k for k in os.environ if not k.startswith("SLIPWAY_JOB_")),
+    "annotations": repr(annotated.__annotations__),
     "model_dir": os.environ["SM_MODEL_DIR"],
 }
 print(json.dumps(state))
 atexit.register(print, "atexit ran")
 threading.Thread(target=lambda: (__import__("time").sleep(0.2), print("thread joined"))).start()
+raise SystemExit(2**40)  # 0 for the operating system, which keeps the low 8 bits
 """
 
 CRASH = """
@@ -119,6 +124,8 @@ def test_a_forked_job_sees_what_a_new_interpreter_would_show(
     assert forked["path"][0] == "<job>/code"
     assert forked["cwd"] == "<job>/code"
     assert forked["own_session"] and forked["stdin"] == "" and forked["fds"][:3] == [0, 1, 2]
+    # Compiled with its own __future__ imports only: annotations are objects, not text.
+    assert forked["annotations"] == "{'x': <class 'int'>, 'return': None}"
     # After the script: atexit handlers run and non-daemon threads are joined, in order.
     assert forked_end == spawned_end == ["thread joined", "atexit ran"]
 
@@ -257,3 +264,66 @@ def test_jobs_still_start_and_end_when_the_fork_server_is_killed(
     status, lines = _run(tmp_path, script, "after-kill", environment={"SLEEP": "2"})
     assert status == JobStatus.COMPLETED
     assert int(lines[0]) != server
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_a_script_s_own_modules_win_and_their_open_files_are_flushed(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    _start_method(monkeypatch, method)
+    source = _source(tmp_path, "import helper, json\nprint(json.SHADOWED, helper.NAME)\n")
+    # A module named as the standard library's: the script's folder comes first.
+    (source / "json.py").write_text("SHADOWED = True\n")
+    (source / "helper.py").write_text(
+        "import os\n"
+        "NAME = 'helper'\n"
+        "notes = open(os.path.join(os.environ['SM_MODEL_DIR'], 'notes.txt'), 'w')\n"
+        "notes.write('from a module, never closed')\n"
+    )
+    estimator = Estimator("train.py", source_dir=str(source))
+    estimator.fit(job_name=f"own-{method}", logs=False)
+
+    assert _log(f"own-{method}") == ["True helper"]
+    notes = home / "jobs" / "training" / f"own-{method}" / "model" / "notes.txt"
+    assert notes.read_text() == "from a module, never closed"
+
+
+def test_a_job_runs_in_the_time_zone_its_environment_sets(home: Path, tmp_path: Path) -> None:
+    script = "import time\nprint(time.strftime('%Z'), time.timezone)\n"
+    _, first = _run(tmp_path, script, "utc")
+    status, tokyo = _run(tmp_path, script, "tokyo", environment={"TZ": "Asia/Tokyo"})
+    assert status == JobStatus.COMPLETED
+    assert tokyo == ["JST -32400"]
+    assert first != tokyo
+
+
+_START_AND_EXIT = """
+import sys
+import time
+from slipway.training.estimator import Estimator
+
+estimator = Estimator("train.py", source_dir=sys.argv[1])
+estimator.fit(job_name="outlives-its-caller", wait=False)
+while not list(estimator.latest_training_job.logs()):  # its process runs
+    time.sleep(0.02)
+"""
+
+
+def test_a_caller_that_reads_slipway_s_output_is_not_held_by_the_jobs(
+    home: Path, tmp_path: Path
+) -> None:
+    source = _source(tmp_path, "import time\nprint('started', flush=True)\ntime.sleep(10)\n")
+    starter = tmp_path / "starter.py"
+    starter.write_text(_START_AND_EXIT)
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, str(starter), str(source)],
+        check=True,
+        capture_output=True,  # reads stdout and stderr to their end
+        timeout=60,
+        env={**os.environ, "SLIPWAY_HOME": str(home)},
+    )
+    # The job (and the fork server that started it) runs on, but not on the caller's pipes.
+    assert time.monotonic() - started < 7
+    job = services().training.describe_training_job("outlives-its-caller")
+    assert job.training_job_status == JobStatus.IN_PROGRESS

@@ -1,15 +1,19 @@
 """Starting job processes from prestarted interpreters: the client of ``forkserver``.
 
-One server runs per distinct set of start-up variables (a job's ``PYTHON*``, locale and
-``HOME``), started with the first job that needs it and kept for the next ones. A
-server is replaced when a site-packages folder changes (a package installed since it
-started may come with a ``.pth`` file that only a new interpreter reads).
+One server runs per distinct set of start-up variables (see ``forkserver``), started
+with the first job that needs it and kept for the next ones. It gets this process's
+environment with those variables, nothing of any one job. A server is replaced when a
+site-packages folder changes (a package installed since it started may come with a
+``.pth`` file that only a new interpreter reads).
+
+A job must never run twice: once a request is sent, a server that does not answer fails
+the job (``StartUnknown``) rather than have it started another way. The server refuses a
+request it reads after its deadline, so a stuck server cannot start a job late.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
@@ -26,13 +30,19 @@ from slipway.jobs.processes import alive
 log = logging.getLogger("slipway.jobs")
 
 _MAX_SERVERS = 4
-# A server answers a request in milliseconds; one silent this long is stuck.
+# A server answers a request in milliseconds. It refuses one it reads this late...
+_START_SECONDS = 20.0
+# ...and the client waits longer than that, so silence means it did not start the job.
 _REPLY_SECONDS = 30.0
 _SITE_FOLDERS = [p for p in sys.path if p.endswith("site-packages") and os.path.isdir(p)]
 
 
 class ServerGone(Exception):
-    """The fork server stopped or could not start: start the job another way."""
+    """No fork server took the request: start the job another way."""
+
+
+class StartUnknown(Exception):
+    """The server took the request but said nothing: the job may have started."""
 
 
 class Forked:
@@ -71,7 +81,9 @@ def _site_stamps() -> tuple[int, ...]:
 
 
 class _Server:
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, startup: tuple[tuple[str, str], ...]) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+        env.update(startup)
         ours, theirs = socket.socketpair()
         with theirs:
             self.process = subprocess.Popen(
@@ -79,7 +91,10 @@ class _Server:
                 pass_fds=[theirs.fileno()],
                 env=env,
                 stdin=subprocess.DEVNULL,
+                # Not this process's output: a caller that reads it to its end would wait
+                # for the jobs too, as the server outlives this process.
                 stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
                 start_new_session=True,  # outlives this process, as its jobs do
             )
         self.site_stamps = _site_stamps()
@@ -91,22 +106,29 @@ class _Server:
         threading.Thread(target=self._read, name="slipway-forkserver", daemon=True).start()
 
     def launch(self, request: dict) -> Forked:
-        line = json.dumps(request).encode() + b"\n"
         with self._lock:
             try:
-                self._channel.sendall(line)
-                reply = self._replies.get(timeout=_REPLY_SECONDS)
-            except OSError as error:
+                self._channel.sendall(forkserver.frame(request))
+            except OSError as error:  # not sent whole: the server cannot have read it
                 self.gone = True
                 raise ServerGone(repr(error)) from None
+            try:
+                reply = self._replies.get(timeout=_REPLY_SECONDS)
             except queue.Empty:
-                # Stuck: it must not start the job later, once it has been started anew.
-                self.gone = True
-                self.process.kill()
-                raise ServerGone(f"no answer in {_REPLY_SECONDS:.0f} s") from None
+                self.retire()  # a late answer must not be taken for the next request's
+                raise StartUnknown(
+                    f"the fork server did not answer in {_REPLY_SECONDS:.0f} s"
+                ) from None
         if isinstance(reply, str):
-            raise ServerGone(reply)
+            if reply.startswith("error "):  # it said so: nothing started
+                raise ServerGone(reply.removeprefix("error "))
+            raise StartUnknown(reply)
         return reply
+
+    def drop_channel(self) -> None:
+        """In a forked child: close this copy of the channel (its reader is not here)."""
+        with contextlib.suppress(OSError):
+            os.close(self._channel.detach())
 
     def retire(self) -> None:
         """Take no more jobs; the server ends once its running jobs have ended."""
@@ -127,9 +149,9 @@ class _Server:
                     if ended is not None:
                         ended.told_end()
                 else:
-                    self._replies.put(f"the fork server could not start the job: {rest}")
+                    self._replies.put(f"error the fork server could not start the job: {rest}")
         self.gone = True
-        self._replies.put("the fork server stopped")
+        self._replies.put("the fork server stopped before it said whether it started the job")
         for job in self._jobs.values():
             job.lose()
         self._jobs.clear()
@@ -151,7 +173,7 @@ def _server_for(env: dict[str, str]) -> _Server:
         while len(_servers) >= _MAX_SERVERS:
             _servers.pop(next(iter(_servers))).retire()
         try:
-            server = _Server(env)
+            server = _Server(key)
         except OSError as error:
             raise ServerGone(f"the fork server did not start: {error}") from None
         _servers[key] = server
@@ -163,7 +185,7 @@ def launch(
 ) -> Forked:
     """Start ``argv`` (``[python, script, arguments...]``) in a fork of a prestarted server.
 
-    Raises ServerGone if no server could take it.
+    Raises ServerGone if no server took it, StartUnknown if one did but did not answer.
     """
     server = _server_for(env)
     request = {
@@ -172,14 +194,21 @@ def launch(
         "cwd": str(cwd),
         "log": str(log_file),
         "exit": str(exit_file),
+        "deadline": time.time() + _START_SECONDS,
     }
     return server.launch(request)
 
 
 def _forget_servers_in_child() -> None:
-    """A forked slipway process starts its own servers; the parent's stay the parent's."""
+    """A forked slipway process starts its own servers; the parent's stay the parent's.
+
+    Its copies of their channels are closed, so that a server sees its client hang up
+    when the parent does.
+    """
     global _servers_lock
     _servers_lock = threading.Lock()
+    for server in _servers.values():
+        server.drop_channel()
     _servers.clear()
 
 

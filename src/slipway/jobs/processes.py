@@ -35,16 +35,21 @@ def stop(pid: int, grace_seconds: float) -> None:
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
-        return
+        try:  # a job's process that has only just forked may not lead its group yet
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
     deadline = time.monotonic() + grace_seconds
     while time.monotonic() < deadline:
         if not alive(pid):
             return
         time.sleep(_POLL_SECONDS)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+            return
+        except ProcessLookupError:
+            continue
 
 
 class Running(Protocol):
@@ -71,10 +76,13 @@ class Watched:
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
+        self._poller = select.poll()
         try:
             self._pidfd: int | None = os.pidfd_open(pid)
         except OSError:  # gone already (or no pidfds here): the timeout paces the watcher
             self._pidfd = None
+        else:
+            self._poller.register(self._pidfd, select.POLLIN)
 
     def finished(self) -> bool:
         return not alive(self.pid)
@@ -82,8 +90,8 @@ class Watched:
     def wait(self, timeout: float) -> None:
         if self._pidfd is None:
             time.sleep(timeout)
-        else:
-            select.select([self._pidfd], [], [], timeout)
+        else:  # poll, not select: any descriptor number
+            self._poller.poll(timeout * 1000)
 
     def reap(self) -> None:
         pass

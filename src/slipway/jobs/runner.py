@@ -38,6 +38,9 @@ log = logging.getLogger("slipway.jobs")
 # reader that sees the newline has all of it; no rename (an `mv` process per job) needed.
 _WRAPPER = '"$@" > "$SLIPWAY_JOB_LOG" 2>&1; echo $? > "$SLIPWAY_JOB_EXIT"'
 _POLL_SECONDS = 0.05
+# How long the exit code of a process that has ended may take to be written.
+_EXIT_CODE_SECONDS = 2.0
+_EXIT_CODE_POLL_SECONDS = 0.02
 # How often a job's watcher says it is alive; silence for much longer makes it an orphan.
 HEARTBEAT_SECONDS = 2.0
 
@@ -145,6 +148,20 @@ class LogTail:
         return lines
 
 
+def _exit_code_arrives(files: JobFiles) -> bool:
+    """Whether the exit code of a process that has ended is written within a moment.
+
+    The wrapper writes it just before it ends, a fork server just after it reaps the
+    job's process: a watcher that follows a job it adopted sees the end first.
+    """
+    deadline = time.monotonic() + _EXIT_CODE_SECONDS
+    while files.written_exit_code() is None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(_EXIT_CODE_POLL_SECONDS)
+    return True
+
+
 def watch(
     process: Running,
     files: JobFiles,
@@ -179,11 +196,7 @@ def watch(
             if lines:
                 on_lines([(now, line) for line in lines])
             if process.finished():
-                # The wrapper may be writing the exit code now (the fork server writes it
-                # before it tells of the end).
-                if files.written_exit_code() is None:
-                    time.sleep(_POLL_SECONDS)
-                if files.written_exit_code() is not None:
+                if _exit_code_arrives(files):
                     continue
                 rest = [(time.time(), line) for line in tail.rest()]
                 return Outcome(None, stopped, timed_out, rest)

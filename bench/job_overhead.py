@@ -11,7 +11,8 @@ Side by side in one run, on the same trivial script:
   sides alternate run by run, so both see the same machine load.
 - a tuning job of ``--jobs`` training jobs, two at a time (Random strategy), against the
   same scripts with the same arguments run by a plain two-worker process pool. The two
-  sides alternate too, twice each.
+  sides alternate too, best of ``--repeats`` runs each for the trivial script (of two
+  with work: the machine's noise is small against 0.5 s jobs).
 
 Both figures are repeated for a script that also does ``--work`` seconds of work, to show
 how the fixed cost of a job weighs on a job that does something. Jobs start as forks of a
@@ -149,9 +150,9 @@ def _tuning(source: Path, jobs: int, work: float, name: str) -> float:
     return elapsed
 
 
-def tuning_job(source: Path, jobs: int, work: float, tag: str) -> dict[str, float]:
+def tuning_job(source: Path, jobs: int, work: float, tag: str, repeats: int) -> dict[str, float]:
     slipway, plain = [], []
-    for i in range(2):
+    for i in range(repeats):
         plain.append(_plain_pool(source / "train.py", jobs, work))
         slipway.append(_tuning(source, jobs, work, f"bench-{tag}-{i}"))
     return {"slipway_s": min(slipway), "plain_s": min(plain), "ratio": min(slipway) / min(plain)}
@@ -181,7 +182,7 @@ def _report(args: argparse.Namespace, single: dict, tuning: dict, load: tuple) -
         f"{load[0]:.1f} / {load[1]:.1f} (other work shared the machine)",
         f"- slipway {__version__}, embedded (SQLite metadata store, local artifact folder)",
         f"- one job: {args.runs} runs per side, alternating; tuning: {args.jobs} jobs, "
-        "2 at a time, best of 2 runs per side, alternating",
+        f"2 at a time, best of {args.repeats} runs per side (2 with work), alternating",
         "",
         "## One job: from `fit()` to the script's first line and to the job's end",
         "",
@@ -247,6 +248,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="Runs per side for one job.")
     parser.add_argument("--jobs", type=int, default=50, help="Jobs of the tuning job.")
     parser.add_argument("--work", type=float, default=0.5, help="Seconds of work, 2nd row.")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="Tuning runs per side, trivial script."
+    )
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
@@ -265,11 +269,12 @@ def main() -> None:
         for i, (label, work) in enumerate(rows.items()):
             single[label] = one_job(source, args.runs, work, f"w{i}")
             print(f"one job, {label}: {single[label]}", flush=True)
-            tuning[label] = tuning_job(source, args.jobs, work, f"w{i}")
+            repeats = args.repeats if work == 0 else 2
+            tuning[label] = tuning_job(source, args.jobs, work, f"w{i}", repeats)
             print(f"tuning job, {label}: {tuning[label]}", flush=True)
         # The same trivial tuning job with a new interpreter per job, as the pool starts one.
         _use_start_method("spawn")
-        tuning[SPAWN_ROW] = tuning_job(source, args.jobs, 0.0, "spawn")
+        tuning[SPAWN_ROW] = tuning_job(source, args.jobs, 0.0, "spawn", args.repeats)
         print(f"tuning job, {SPAWN_ROW}: {tuning[SPAWN_ROW]}", flush=True)
 
     report = _report(args, single, tuning, (load_before, os.getloadavg()[0]))

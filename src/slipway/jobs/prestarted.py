@@ -77,7 +77,14 @@ class Forked:
 
 
 def _site_stamps() -> tuple[int, ...]:
-    return tuple(os.stat(folder).st_mtime_ns for folder in _SITE_FOLDERS)
+    """When each site-packages folder last changed (0: it is gone)."""
+    stamps = []
+    for folder in _SITE_FOLDERS:
+        try:
+            stamps.append(os.stat(folder).st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return tuple(stamps)
 
 
 class _Server:

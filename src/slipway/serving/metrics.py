@@ -44,6 +44,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from slipway.jobs.processes import alive
+
 _LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _INVOCATION = ("endpoint", "variant", "model")
 _CACHE = ("endpoint", "variant")
@@ -181,19 +183,9 @@ def forget_dead_workers() -> None:
         return
     for path in glob.glob(os.path.join(folder, "gauge_live*.db")):
         match = _LIVE_FILE.search(path)
-        if match and not _alive(int(match.group(1))):
+        if match and not alive(int(match.group(1))):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def sample(text: str, name: str, **labels: Any) -> float:

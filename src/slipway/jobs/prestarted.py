@@ -14,7 +14,6 @@ request it reads after its deadline, so a stuck server cannot start a job late.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import queue
 import socket
@@ -26,8 +25,6 @@ from pathlib import Path
 
 from slipway.jobs import forkserver
 from slipway.jobs.processes import alive
-
-log = logging.getLogger("slipway.jobs")
 
 _MAX_SERVERS = 4
 # A server answers a request in milliseconds. It refuses one it reads this late...
@@ -93,6 +90,7 @@ class _Server:
         env.update(startup)
         ours, theirs = socket.socketpair()
         with theirs:
+            # Held, not waited for: it outlives this process while its jobs run.
             self.process = subprocess.Popen(
                 [sys.executable, forkserver.__file__, str(theirs.fileno())],
                 pass_fds=[theirs.fileno()],

@@ -50,7 +50,7 @@ def studio_server(home: Path, seed: Callable[[], None], **env: str) -> Iterator[
 
     with slipway_home(home):
         seed()
-        token = services(get_settings()).tokens.create_token("studio-test")
+        token = services(get_settings()).tokens.create_token("studio-test").token
     port = free_port()
     command = [SLIPWAY, "server", "--port", str(port)]
     with run_server_process(command, env={"SLIPWAY_HOME": str(home), **env}, port=port):

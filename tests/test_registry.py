@@ -596,7 +596,7 @@ def test_on_a_server_with_tokens_the_token_name_is_who_acted(
 
     database = Database(f"sqlite:///{tmp_path / 'slipway.db'}")
     database.upgrade()
-    token = TokenService(database).create_token("release-bot")
+    token = TokenService(database).create_token("release-bot").token
     database.dispose()
     port = free_port()
     command = [SLIPWAY, "server", "--port", str(port)]

@@ -145,7 +145,7 @@ def test_a_page_without_a_token_redirects_to_sign_in_and_the_api_refuses(studio:
     assert forged.status_code == 401
 
 
-def test_sign_in_sets_an_http_only_same_site_cookie_and_returns_to_the_page(
+def test_sign_in_sets_an_opaque_http_only_strict_cookie_and_returns_to_the_page(
     studio: Studio, browser: Any
 ) -> None:
     context = browser.new_context()
@@ -165,7 +165,8 @@ def test_sign_in_sets_an_http_only_same_site_cookie_and_returns_to_the_page(
     api = context.request.get(f"{studio.url}/api/v1/experiments")
     context.close()
     assert cookie["name"] == "slipway_session"
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["value"] != studio.token and cookie["expires"] > 0
     assert api.status == 200
     # The wrong token answers 401, which Chromium reports on the console; nothing else.
     assert [e for e in errors if "401" not in e] == []

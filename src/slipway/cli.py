@@ -25,8 +25,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for the server.", no_args_is_help=True)
+audit_app = typer.Typer(help="The server's audit log (admins).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
 err = Console(stderr=True)
 
 
@@ -64,11 +66,33 @@ def server(
     database_url: str | None = typer.Option(None, help="Metadata store URL (SQLite/PostgreSQL)."),
     artifact_uri: str | None = typer.Option(None, help="Artifact store root (folder or s3://)."),
     workers: int = typer.Option(1, help="Worker processes."),
+    allowed_hosts: list[str] | None = typer.Option(
+        None,
+        "--allowed-hosts",
+        help="Host name clients use to reach the server (repeat for more; '*.example.com' "
+        "for subdomains). Default: loopback names, plus this machine's names when bound "
+        "beyond loopback.",
+    ),
+    trusted_proxies: list[str] | None = typer.Option(
+        None,
+        "--trusted-proxies",
+        help="Address of a reverse proxy whose X-Forwarded-For/-Proto headers are believed.",
+    ),
+    insecure_no_auth: bool = typer.Option(
+        False,
+        "--insecure-no-auth",
+        help="Listen beyond loopback although no token exists: anyone who reaches the "
+        "server can run code on it.",
+    ),
 ) -> None:
     """Run the slipway server (REST API) in the foreground."""
     from slipway.server.run import serve
 
-    serve(host, port, database_url, artifact_uri, workers)
+    serve(
+        host, port, database_url, artifact_uri, workers,
+        allowed_hosts=[h for v in allowed_hosts or [] for h in v.split(",") if h.strip()],
+        trusted_proxies=trusted_proxies, insecure_no_auth=insecure_no_auth,
+    )  # fmt: skip
 
 
 @app.command()
@@ -101,29 +125,63 @@ def db_upgrade(
 
 
 @token_app.command("create")
-def token_create(name: str) -> None:
+def token_create(
+    name: str,
+    role: str | None = typer.Option(
+        None,
+        help="viewer, editor, admin or invoke (default: admin for the first token, editor after).",
+    ),
+    expires: str | None = typer.Option(None, help="Lifetime such as 12h, 30d or 2w."),
+) -> None:
     """Create a token; it is printed once and only its hash is stored."""
-    from slipway.platform import services
+    from slipway.auth.client import tokens_backend
+    from slipway.auth.service import parse_duration
 
-    print(services().tokens.create_token(name))
+    tokens = tokens_backend()
+    first = not tokens.required()
+    created = tokens.create_token(name, role, parse_duration(expires) if expires else None)
+    if first:
+        err.print(
+            "slipway: this first token turned authentication on: from now on every request "
+            "to the server needs a token (SLIPWAY_TOKEN for the SDK and CLI).",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+    print(created.token)
 
 
 @token_app.command("list")
 def token_list() -> None:
-    """List token names (never the tokens themselves)."""
-    from slipway.platform import services
+    """List tokens with their roles and expiry (never the tokens themselves)."""
+    from slipway.auth.client import tokens_backend
 
-    for token in services().tokens.list_tokens():
-        print(f"{token['name']}\t{token['created_at']:%Y-%m-%d %H:%M:%S}")
+    for token in tokens_backend().list_tokens():
+        expires = f"{token.expires_at:%Y-%m-%dT%H:%M:%SZ}" if token.expires_at else "never"
+        print(f"{token.name}\t{token.role.value}\t{token.created_at:%Y-%m-%dT%H:%M:%SZ}\t{expires}")
 
 
 @token_app.command("revoke")
 def token_revoke(name: str) -> None:
     """Revoke a token: requests bearing it are refused from now on."""
-    from slipway.platform import services
+    from slipway.auth.client import tokens_backend
 
-    services().tokens.revoke_token(name)
+    tokens_backend().revoke_token(name)
     print(f"token {name!r} revoked")
+
+
+@audit_app.command("list")
+def audit_list(
+    actor: str | None = typer.Option(None, help="Only this token's requests."),
+    max_results: int = typer.Option(50, min=1, max=1000, help="How many, newest first."),
+) -> None:
+    """The newest state-changing requests to the server: who, what, when, from where."""
+    from slipway.auth.client import audit_backend
+
+    page = audit_backend().list_audit_events(actor=actor, max_results=max_results)
+    for e in page.items:
+        print(
+            f"{e.at:%Y-%m-%dT%H:%M:%SZ}\t{e.actor}\t{e.role or '-'}\t{e.method} {e.path}"
+            f"\t{e.status}\t{e.client or '-'}"
+        )
 
 
 def _fail(message: str, code: int) -> None:

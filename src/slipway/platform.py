@@ -6,6 +6,7 @@ same user code runs on a laptop and against a team's server.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import importlib
 import threading
@@ -15,7 +16,10 @@ from slipway.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from slipway.artifacts.service import ArtifactService
+    from slipway.auth.audit import AuditService
+    from slipway.auth.owners import OwnerService
     from slipway.auth.service import TokenService
+    from slipway.auth.sessions import SessionService
     from slipway.automl.client import RemoteAutoML
     from slipway.automl.service import AutoMLService
     from slipway.experiments.client import RemoteExperiments
@@ -62,6 +66,25 @@ class Services:
         from slipway.auth.service import TokenService
 
         return TokenService(self.database)
+
+    @functools.cached_property
+    def sessions(self) -> SessionService:
+        from slipway.auth.sessions import SessionService
+
+        lifetime = dt.timedelta(hours=self.settings.session_lifetime_hours)
+        return SessionService(self.database, self.tokens, lifetime)
+
+    @functools.cached_property
+    def owners(self) -> OwnerService:
+        from slipway.auth.owners import OwnerService
+
+        return OwnerService(self.database)
+
+    @functools.cached_property
+    def audit(self) -> AuditService:
+        from slipway.auth.audit import AuditService
+
+        return AuditService(self.database)
 
     @functools.cached_property
     def experiments(self) -> ExperimentsService:

@@ -37,6 +37,23 @@ class Settings(BaseSettings):
         default=None, description="URL of a slipway server; when set, the SDK runs remote."
     )
     token: str | None = Field(default=None, description="Bearer token for the server.")
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+        description=(
+            "Host names the server answers to ('*.example.com' for subdomains, '*' for any); "
+            "any other Host header gets 400, which stops DNS rebinding."
+        ),
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are "
+            "believed (for the audit log's client address and secure cookies)."
+        ),
+    )
+    session_lifetime_hours: float = Field(
+        default=12.0, gt=0, description="Hours a Studio sign-in lasts before it must be renewed."
+    )
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024, description="Largest JSON request body the server accepts."
     )

@@ -1,23 +1,67 @@
-"""Create, check and revoke API tokens. Only a SHA-256 of each token is stored."""
+"""Tokens with roles and expiry, and whether the server requires them.
+
+Only a SHA-256 of each token is stored. Whether authentication is on is a stored fact
+(``server_state``): the first token turns it on and nothing turns it off by accident;
+revoking or outliving every token leaves a server nobody can use without a new admin
+token, never an open one.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 
 import sqlalchemy as sa
 
-from slipway.errors import AlreadyExists, NotFound
+from slipway.auth.roles import Principal, Role
+from slipway.errors import AlreadyExists, Conflict, NotFound, Unauthorized, ValidationError
+from slipway.experiments.models import WireModel
 from slipway.names import check_name
 from slipway.store.db import Database
-from slipway.store.tables import api_tokens
+from slipway.store.tables import api_tokens, server_state, sessions
 
 TOKEN_PREFIX = "slw_"
+_AUTH_MODE = "auth_mode"
+_DURATION = re.compile(r"(\d+)([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """A lifetime such as ``90m``, ``12h``, ``30d`` or ``2w``."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if not match or int(match[1]) == 0:
+        raise ValidationError(
+            f"expiry {text!r} is not a duration; give a whole number with a unit: "
+            "90m, 12h, 30d or 2w"
+        )
+    return dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+class TokenInfo(WireModel):
+    """What is known of a token: never the token itself."""
+
+    name: str
+    role: Role
+    created_at: dt.datetime
+    expires_at: dt.datetime | None = None
+
+
+class CreatedToken(TokenInfo):
+    token: str
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _active(now: dt.datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now)
 
 
 class TokenService:
@@ -26,47 +70,129 @@ class TokenService:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    def create_token(self, name: str) -> str:
-        """Make a new token and return it; it is shown this once and never stored."""
+    def create_token(
+        self, name: str, role: Role | str | None = None, expires_in: dt.timedelta | None = None
+    ) -> CreatedToken:
+        """Make a token and return it; the secret is shown this once and never stored.
+
+        The first token turns authentication on, so it must be an admin's (it is the one
+        that can make the others); later tokens are editors' unless told otherwise.
+        """
         check_name("token name", name)
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = _now()
         with self.db.write() as conn:
-            exists = conn.scalar(sa.select(api_tokens.c.name).where(api_tokens.c.name == name))
-            if exists:
+            if conn.scalar(sa.select(api_tokens.c.name).where(api_tokens.c.name == name)):
                 raise AlreadyExists(
                     f"token {name!r} exists already; revoke it first or pick another name"
                 )
+            has_admin = self._admins(conn, now) > 0
+            chosen = Role.parse(role) if isinstance(role, str) else role
+            chosen = chosen or (Role.EDITOR if has_admin else Role.ADMIN)
+            if not has_admin and chosen is not Role.ADMIN:
+                raise ValidationError(
+                    f"the first token must have the role 'admin' (asked: {chosen.value!r}): it "
+                    "turns authentication on and is the one that can make the other tokens"
+                )
+            info = CreatedToken(
+                name=name,
+                role=chosen,
+                created_at=now,
+                expires_at=now + expires_in if expires_in else None,
+                token=secret,
+            )
             conn.execute(
                 sa.insert(api_tokens).values(
-                    name=name, token_hash=_hash(token), created_at=dt.datetime.now(dt.UTC)
+                    name=name,
+                    token_hash=token_hash(secret),
+                    created_at=now,
+                    role=chosen.value,
+                    expires_at=info.expires_at,
                 )
             )
-        return token
+            self._turn_auth_on(conn)
+        return info
 
-    def list_tokens(self) -> list[dict[str, object]]:
+    def list_tokens(self) -> list[TokenInfo]:
+        columns = (api_tokens.c.name, api_tokens.c.role, api_tokens.c.created_at)
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(api_tokens.c.name, api_tokens.c.created_at))
-            return [{"name": r.name, "created_at": r.created_at} for r in rows]
+            rows = conn.execute(
+                sa.select(*columns, api_tokens.c.expires_at).order_by(api_tokens.c.name)
+            )
+            return [
+                TokenInfo(
+                    name=r.name, role=r.role, created_at=r.created_at, expires_at=r.expires_at
+                )
+                for r in rows
+            ]
 
     def revoke_token(self, name: str) -> None:
+        """Revoke a token and end its Studio sessions; the last admin token stays."""
         with self.db.write() as conn:
-            result = conn.execute(sa.delete(api_tokens).where(api_tokens.c.name == name))
-        if result.rowcount == 0:
-            raise NotFound(f"token {name!r} not found; list tokens with `slipway token list`")
+            row = conn.execute(
+                sa.select(api_tokens.c.role, api_tokens.c.expires_at).where(
+                    api_tokens.c.name == name
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"token {name!r} not found; list tokens with `slipway token list`")
+            now = _now()
+            active_admin = row.role == Role.ADMIN and (
+                row.expires_at is None or row.expires_at > now
+            )
+            if active_admin and self._admins(conn, now) == 1:
+                raise Conflict(
+                    f"token {name!r} is the last admin token: revoking it would leave nobody "
+                    "able to manage this server; create another admin token first "
+                    "(`slipway token create NAME --role admin`)"
+                )
+            conn.execute(sa.delete(api_tokens).where(api_tokens.c.name == name))
+            conn.execute(sa.delete(sessions).where(sessions.c.token_name == name))
 
     def required(self) -> bool:
-        """Tokens are required as soon as one exists."""
+        """Whether the server requires a token: stored when the first one was made."""
         with self.db.read() as conn:
-            return (
-                conn.scalar(sa.select(sa.literal(1)).select_from(api_tokens).limit(1)) is not None
+            mode = conn.scalar(
+                sa.select(server_state.c.value).where(server_state.c.key == _AUTH_MODE)
             )
+        return mode == "tokens"
 
-    def name_of(self, token: str) -> str | None:
-        """The name of the token presented, or None when no such token exists."""
+    def authenticate(self, secret: str) -> Principal | None:
+        """Who bears this token; None for a token that does not exist.
+
+        An expired token raises Unauthorized saying so, so its holder knows what to do.
+        """
         with self.db.read() as conn:
-            return conn.scalar(
-                sa.select(api_tokens.c.name).where(api_tokens.c.token_hash == _hash(token))
+            row = conn.execute(
+                sa.select(api_tokens.c.name, api_tokens.c.role, api_tokens.c.expires_at).where(
+                    api_tokens.c.token_hash == token_hash(secret)
+                )
+            ).first()
+        if row is None:
+            return None
+        if row.expires_at is not None and row.expires_at <= _now():
+            raise Unauthorized(
+                f"token {row.name!r} expired at {row.expires_at:%Y-%m-%dT%H:%M:%SZ}; "
+                "ask an admin for a new one"
             )
+        return Principal(row.name, Role(row.role))
 
-    def is_valid(self, token: str) -> bool:
-        return self.name_of(token) is not None
+    def principal_named(self, name: str) -> Principal | None:
+        """The principal of a token by name, if it exists and has not expired."""
+        with self.db.read() as conn:
+            role = conn.scalar(
+                sa.select(api_tokens.c.role).where(api_tokens.c.name == name, _active(_now()))
+            )
+        return Principal(name, Role(role)) if role else None
+
+    def _admins(self, conn: sa.Connection, now: dt.datetime) -> int:
+        return conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(api_tokens)
+            .where(api_tokens.c.role == Role.ADMIN.value, _active(now))
+        )
+
+    def _turn_auth_on(self, conn: sa.Connection) -> None:
+        on = conn.scalar(sa.select(server_state.c.value).where(server_state.c.key == _AUTH_MODE))
+        if on is None:
+            conn.execute(sa.insert(server_state).values(key=_AUTH_MODE, value="tokens"))

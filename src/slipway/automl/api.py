@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from slipway.auth.guard import request_services
 from slipway.automl.models import AutoMLJob, CreateAutoMLJob
 from slipway.automl.service import AutoMLService
 from slipway.jobs.models import JobStatus
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/v1/automl-jobs", tags=["automl"])
 
 
 def service(request: Request) -> AutoMLService:
-    return request.app.state.services.automl
+    return request_services(request).automl
 
 
 Service = Annotated[AutoMLService, Depends(service)]

@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
+from slipway.auth.guard import request_services
 from slipway.experiments.expressions import SearchExpression
 from slipway.experiments.models import (
     Artifact,
@@ -48,7 +49,7 @@ _Names = Annotated[list[str], Field(max_length=100)]
 
 
 def service(request: Request) -> ExperimentsService:
-    return request.app.state.services.experiments
+    return request_services(request).experiments
 
 
 Service = Annotated[ExperimentsService, Depends(service)]

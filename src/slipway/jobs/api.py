@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from slipway.auth.guard import request_services
 from slipway.jobs.models import Job, JobKind, JobStatus
 from slipway.jobs.service import JobService
 
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 
 def service(request: Request) -> JobService:
-    return request.app.state.services.jobs
+    return request_services(request).jobs
 
 
 Service = Annotated[JobService, Depends(service)]

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from slipway.auth.guard import request_services
 from slipway.monitor.models import (
     BaselineResult,
     CreateMonitoringSchedule,
@@ -35,7 +36,7 @@ _Max = Annotated[int, Query(ge=1, le=1000)]
 
 
 def service(request: Request) -> MonitorService:
-    return request.app.state.services.monitor
+    return request_services(request).monitor
 
 
 Service = Annotated[MonitorService, Depends(service)]

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from slipway.auth.guard import request_services
+from slipway.auth.roles import OWNER
 from slipway.registry.models import (
     USER_HEADER,
     CreateModelPackage,
@@ -29,14 +31,14 @@ router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 
 def service(request: Request) -> RegistryService:
-    return request.app.state.services.registry
+    return request_services(request).registry
 
 
 def caller(request: Request) -> str:
     """Who is calling: the name of the token presented, else the user the client names."""
-    name = getattr(request.state, "token_name", None)
-    if name:
-        return name
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal is not OWNER:
+        return principal.name
     return request.headers.get(USER_HEADER, "").strip()[:ACTOR_LENGTH] or "anonymous"
 
 

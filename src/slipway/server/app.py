@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slipway import __version__
+from slipway.auth import api as auth_api
 from slipway.automl import api as automl_api
 from slipway.errors import SlipwayError, describe_problems
 from slipway.experiments import api as experiments_api
@@ -18,11 +19,12 @@ from slipway.monitor import api as monitor_api
 from slipway.platform import services
 from slipway.registry import api as registry_api
 from slipway.server.background import lifespan
-from slipway.server.middleware import BodyLimitMiddleware, TokenAuthMiddleware
+from slipway.server.middleware import AuthMiddleware, BodyLimitMiddleware, OriginCheckMiddleware
 from slipway.serving import api as serving_api
 from slipway.serving.gateway import ServingMiddleware
 from slipway.settings import Settings, get_settings
 from slipway.studio import router as studio_router
+from slipway.studio.routes import SIGN_IN_PATH
 from slipway.training import api as training_api
 from slipway.transform import api as transform_api
 from slipway.tuning import api as tuning_api
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
+    app.include_router(auth_api.router)
     app.include_router(experiments_api.router)
     app.include_router(training_api.router)
     app.include_router(tuning_api.router)
@@ -109,12 +112,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(TokenAuthMiddleware, tokens=app.state.services.tokens)
-    # Outermost: invocations bypass the REST stack (see slipway.serving.gateway).
+    app.add_middleware(AuthMiddleware, services=app.state.services, sign_in_path=SIGN_IN_PATH)
+    # Invocations bypass the REST stack (see slipway.serving.gateway).
     app.add_middleware(
         ServingMiddleware,
         source=app.state.services.serving,
         settings=settings,
         tokens=app.state.services.tokens,
+        sessions=app.state.services.sessions,
     )
+    # Outermost: no request for another host name, or state change from another site,
+    # reaches anything.
+    app.add_middleware(OriginCheckMiddleware, allowed_hosts=settings.allowed_hosts)
     return app

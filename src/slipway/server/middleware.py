@@ -1,27 +1,33 @@
-"""ASGI middleware of the server: token checks and request size limits.
+"""ASGI middleware of the server: host and origin checks, authentication, the audit log,
+request size limits.
 
-Both are plain ASGI (not BaseHTTPMiddleware) so they add no task or copy per request.
+All are plain ASGI (not BaseHTTPMiddleware) so they add no task or copy per request.
 """
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import orjson
 from fastapi import HTTPException
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from slipway.auth.service import TokenService
+from slipway.auth.roles import OWNER, Principal, Role
+from slipway.auth.sessions import session_id_of
+from slipway.errors import SlipwayError
 
-# Studio's sign-in stores the token in this cookie (HttpOnly, SameSite=Lax).
-SESSION_COOKIE = "slipway_session"
-SIGN_IN_PATH = "/signin"
-_OPEN_PATHS = ("/healthz", SIGN_IN_PATH)
-# Studio's own CSS and JavaScript (no secrets): the sign-in page needs them.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Open to anyone: health, and Studio's sign-in page with its own CSS and JavaScript.
+_OPEN_PATHS = frozenset({"/healthz"})
 _OPEN_PREFIX = "/studio/static/"
 # Artifact uploads stream to disk and are not held to the JSON body limit.
 _UNLIMITED = "/artifacts/"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 async def _reply(send: Send, status: int, code: str, message: str) -> None:
@@ -39,20 +45,95 @@ async def _reply(send: Send, status: int, code: str, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _wants_page(scope: Scope, headers: dict[bytes, bytes]) -> bool:
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(host_header: str) -> str:
+    """The name of a Host header, without its port; IPv6 addresses keep no brackets."""
+    if host_header.startswith("["):
+        return host_header[1 : host_header.find("]")].lower()
+    return host_header.rsplit(":", 1)[0].lower() if ":" in host_header else host_header.lower()
+
+
+class OriginCheckMiddleware:
+    """Refuse requests for other host names, and state changes sent from other sites.
+
+    A page on another site can make the browser send requests here: to a name that the
+    attacker points at this machine (DNS rebinding: the Host header is the attacker's) or
+    straight at this server's address (cross-site requests carry the browser's cookies).
+    Requests that bear an ``Authorization`` header are not at risk: a page cannot add one
+    to another site's request without a CORS preflight, which this server never allows.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str]) -> None:
+        self.app = app
+        hosts = {host.lower().strip("[]") for host in allowed_hosts}
+        self.any_host = "*" in hosts
+        self.exact = {host for host in hosts if not host.startswith("*.")}
+        self.suffixes = tuple(host[1:] for host in hosts if host.startswith("*."))
+
+    def _allowed(self, host: str) -> bool:
+        return self.any_host or host in self.exact or host.endswith(self.suffixes or ("\0",))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host_header = _header(scope, b"host")
+        host = _host_name(host_header)
+        if not self._allowed(host):
+            await _reply(
+                send, 400, "BadRequest",
+                f"host {host_header!r} is not served here; start the server with "
+                f"--allowed-hosts {host or 'NAME'} if clients reach it by that name",
+            )  # fmt: skip
+            return
+        if scope["type"] == "http" and scope["method"] not in _SAFE_METHODS:
+            problem = self._cross_site(scope, host_header)
+            if problem:
+                await _reply(send, 403, "Forbidden", problem)
+                return
+        await self.app(scope, receive, send)
+
+    def _cross_site(self, scope: Scope, host_header: str) -> str:
+        if _header(scope, b"authorization"):
+            return ""
+        fetch_site = _header(scope, b"sec-fetch-site")
+        origin = _header(scope, b"origin")
+        if fetch_site in ("cross-site", "same-site") or (
+            origin and (origin == "null" or urlsplit(origin).netloc != host_header)
+        ):
+            return (
+                f"a {scope['method']} from another site (origin {origin or fetch_site!r}) "
+                "is refused; send the request from this server's own pages, or with "
+                "'Authorization: Bearer <token>'"
+            )
+        return ""
+
+
+def _wants_page(scope: Scope) -> bool:
     """A browser navigating to a Studio page, not a client calling the API."""
     return (
         scope["method"] in ("GET", "HEAD")
         and not scope["path"].startswith("/api/")
-        and b"text/html" in headers.get(b"accept", b"")
+        and "text/html" in _header(scope, b"accept")
     )
 
 
-async def _redirect_to_sign_in(scope: Scope, send: Send) -> None:
-    target = scope["path"] + (
-        f"?{scope['query_string'].decode('latin-1')}" if scope["query_string"] else ""
-    )
-    location = f"{SIGN_IN_PATH}?next={quote(target, safe='')}"
+async def _redirect(send: Send, location: str) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -63,47 +144,117 @@ async def _redirect_to_sign_in(scope: Scope, send: Send) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-class TokenAuthMiddleware:
-    """Once a token exists, every request but /healthz and sign-in must bear a valid one.
+class AuthMiddleware:
+    """Say who calls (``scope["state"]["principal"]``), refuse who may not, audit changes.
 
-    The token comes in the ``Authorization: Bearer`` header or, from Studio's pages, in
-    the session cookie. A page asked for without one is redirected to the sign-in page.
+    The caller bears a token (``Authorization: Bearer``) or, from Studio's pages, a
+    session cookie. A server that does not require tokens treats an anonymous caller as
+    its owner. What each caller may do is decided by the services' guard
+    (``slipway.auth.guard``); here only who it is. Every state-changing request is
+    written to the audit log with its outcome, refused ones too.
     """
 
-    def __init__(self, app: ASGIApp, tokens: TokenService) -> None:
+    def __init__(self, app: ASGIApp, services: Any, sign_in_path: str) -> None:
         self.app = app
-        self.tokens = tokens
+        self.services = services
+        self.sign_in_path = sign_in_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" else ""
-        if scope["type"] != "http" or path in _OPEN_PATHS or path.startswith(_OPEN_PREFIX):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        header = headers.get(b"authorization", b"").decode("latin-1")
-        scheme, _, token = header.partition(" ")
-        if not header:
-            cookies = cookie_parser(headers.get(b"cookie", b"").decode("latin-1"))
-            scheme, token = "bearer", cookies.get(SESSION_COOKIE, "")
-        name = self.tokens.name_of(token.strip()) if scheme.lower() == "bearer" and token else None
-        if name is not None:
-            # Routes that record who acted read the token's name from the request state.
-            scope.setdefault("state", {})["token_name"] = name
+        path = scope["path"]
+        if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIX):
             await self.app(scope, receive, send)
             return
-        if not self.tokens.required():
-            await self.app(scope, receive, send)
-            return
-        if _wants_page(scope, headers):
-            await _redirect_to_sign_in(scope, send)
-            return
-        message = (
-            "this server needs a token: send 'Authorization: Bearer <token>' "
-            "(set SLIPWAY_TOKEN for the SDK and CLI)"
-            if not header
-            else "the token is not valid; create one with `slipway token create NAME`"
+        audited = scope["method"] not in _SAFE_METHODS
+        status = 500
+        principal: Principal | None = None
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            principal = await self._authenticate(scope, send_noting_status)
+            if principal is not None:
+                scope.setdefault("state", {})["principal"] = principal
+                await self.app(scope, receive, send_noting_status)
+        finally:
+            if audited:
+                await run_in_threadpool(self._audit, scope, principal, status)
+
+    async def _authenticate(self, scope: Scope, send: Send) -> Principal | None:
+        """The caller, or None once a refusal has been sent."""
+        header = _header(scope, b"authorization")
+        scheme, _, secret = header.partition(" ")
+        try:
+            if header:
+                principal = None
+                if scheme.lower() == "bearer" and secret.strip():
+                    principal = await run_in_threadpool(
+                        self.services.tokens.authenticate, secret.strip()
+                    )
+                if principal is None:
+                    await _reply(
+                        send, 401, "Unauthorized",
+                        "the token is not valid; create one with `slipway token create NAME`",
+                    )  # fmt: skip
+                    return None
+            else:
+                principal = await run_in_threadpool(self._anonymous_or_session, scope)
+        except SlipwayError as error:
+            await _reply(send, error.status_code, error.code, error.message)
+            return None
+        if principal is None:
+            if _wants_page(scope):
+                await _redirect(send, self._sign_in_location(scope))
+            else:
+                await _reply(
+                    send, 401, "Unauthorized",
+                    "this server needs a token: send 'Authorization: Bearer <token>' "
+                    "(set SLIPWAY_TOKEN for the SDK and CLI)",
+                )  # fmt: skip
+            return None
+        if principal.role is Role.INVOKE and scope["path"] != self.sign_in_path:
+            await _reply(
+                send, 403, "Forbidden",
+                f"token {principal.name!r} has the role 'invoke', which may only call "
+                "endpoints (POST /endpoints/NAME/invocations)",
+            )  # fmt: skip
+            return None
+        return principal
+
+    def _anonymous_or_session(self, scope: Scope) -> Principal | None:
+        cookies = cookie_parser(_header(scope, b"cookie"))
+        session_id = session_id_of(cookies)
+        if session_id:
+            principal = self.services.sessions.principal_of(session_id)
+            if principal is not None:
+                return principal
+        if not self.services.tokens.required():
+            return OWNER
+        # Signing in is the one thing a caller without a token may do.
+        return Principal("anonymous", Role.VIEWER) if scope["path"] == self.sign_in_path else None
+
+    def _sign_in_location(self, scope: Scope) -> str:
+        query = scope["query_string"].decode("latin-1")
+        target = scope["path"] + (f"?{query}" if query else "")
+        return f"{self.sign_in_path}?next={quote(target, safe='')}"
+
+    def _audit(self, scope: Scope, principal: Principal | None, status: int) -> None:
+        client = scope.get("client")
+        self.services.audit.record_event(
+            actor=principal.name if principal else "unknown",
+            role=principal.role.value if principal else "",
+            method=scope["method"],
+            path=scope["path"],
+            status=status,
+            client=client[0] if client else "",
+            user_agent=_header(scope, b"user-agent"),
         )
-        await _reply(send, 401, "Unauthorized", message)
 
 
 class BodyLimitMiddleware:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
+from slipway.auth.guard import request_services
 from slipway.serving.models import (
     ContainerDefinition,
     DataCaptureConfig,
@@ -37,7 +38,7 @@ _Tags = Annotated[list[Tag], Field(max_length=50)]
 
 
 def service(request: Request) -> ServingService:
-    return request.app.state.services.serving
+    return request_services(request).serving
 
 
 Service = Annotated[ServingService, Depends(service)]

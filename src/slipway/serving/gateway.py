@@ -22,6 +22,11 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
+from starlette.requests import cookie_parser
+
+from slipway.auth.roles import Action, Role, allows
+from slipway.auth.sessions import session_id_of
+from slipway.errors import SlipwayError
 from slipway.inference.model import preload
 from slipway.serving import dataplane, v2
 from slipway.serving.dataplane import Forbidden, Receive, Scope, Send
@@ -33,12 +38,13 @@ _TOKEN_TTL = 1.0
 
 
 class TokenCache:
-    """Whether a request may invoke, with token checks remembered for a second."""
+    """Whether a request may use the data plane, with token checks remembered for a second."""
 
-    def __init__(self, tokens: Any) -> None:
+    def __init__(self, tokens: Any, sessions: Any = None) -> None:
         self.tokens = tokens
+        self.sessions = sessions
         self._required: tuple[float, bool] = (0.0, False)
-        self._valid: dict[str, float] = {}
+        self._roles: dict[str, tuple[float, Role | None]] = {}
 
     def _is_required(self) -> bool:
         checked, required = self._required
@@ -48,24 +54,49 @@ class TokenCache:
             self._required = (now, required)
         return required
 
-    def check(self, headers: dict[bytes, bytes]) -> None:
+    def check(self, headers: dict[bytes, bytes], action: Action = Action.INVOKE) -> None:
         if self.tokens is None or not self._is_required():
             return
         token = _token_of(headers.get(b"authorization", b"").decode("latin-1"))
+        if not token and self.sessions is not None:
+            # Studio's test form invokes with its session; cross-site posts never get here.
+            cookies = cookie_parser(headers.get(b"cookie", b"").decode("latin-1"))
+            token = session_id_of(cookies)
+            session = True
+        else:
+            session = False
         if not token:
             raise Forbidden(
                 "this server needs a token: send 'Authorization: Bearer <token>', or use the "
                 "token as the AWS access key id (any secret) with an AWS SDK"
             )
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        now = time.monotonic()
-        if now - self._valid.get(digest, -_TOKEN_TTL) < _TOKEN_TTL:
-            return
-        if not self.tokens.is_valid(token):
+        role = self._role_of(token, session)
+        if role is None:
             raise Forbidden("the token is not valid; create one with `slipway token create`")
-        if len(self._valid) > 10_000:
-            self._valid.clear()
-        self._valid[digest] = now
+        if not allows(role, action):
+            raise Forbidden(
+                f"a token with the role {role.value!r} may not {action.value} here; "
+                "use a token whose role is invoke, editor or admin"
+            )
+
+    def _role_of(self, secret: str, session: bool) -> Role | None:
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        now = time.monotonic()
+        checked, role = self._roles.get(digest, (-_TOKEN_TTL, None))
+        if now - checked < _TOKEN_TTL:
+            return role
+        try:
+            if session:
+                principal = self.sessions.principal_of(secret)
+            else:
+                principal = self.tokens.authenticate(secret)
+        except SlipwayError:  # expired
+            principal = None
+        role = principal.role if principal else None
+        if len(self._roles) > 10_000:
+            self._roles.clear()
+        self._roles[digest] = (now, role)
+        return role
 
 
 def _token_of(header: str) -> str:
@@ -84,11 +115,13 @@ def _token_of(header: str) -> str:
 class ServingMiddleware:
     """Serve invocations, V2 and metrics; hand everything else to ``app``."""
 
-    def __init__(self, app: Any, source: Any, settings: Settings, tokens: Any = None) -> None:
+    def __init__(
+        self, app: Any, source: Any, settings: Settings, tokens: Any = None, sessions: Any = None
+    ) -> None:
         self.app = app
         self.source = source
         self.settings = settings
-        self.tokens = TokenCache(tokens)
+        self.tokens = TokenCache(tokens, sessions)
         self.workers = int(os.environ.get("SLIPWAY_SERVER_WORKERS", "1"))
         self._engine: Engine | None = None
 
@@ -109,13 +142,20 @@ class ServingMiddleware:
                 return
             if path == "/metrics":
                 try:
-                    self.tokens.check(dataplane.headers_of(scope))
+                    self.tokens.check(dataplane.headers_of(scope), Action.READ)
                 except Forbidden as error:
                     await dataplane.send_runtime_error(send, error, "-")
                     return
                 await dataplane.metrics_reply(send)
                 return
             if path == "/v2" or path.startswith("/v2/"):
+                # Liveness and readiness stay open for probes; the rest is the model's.
+                if not path.startswith("/v2/health/"):
+                    try:
+                        self.tokens.check(dataplane.headers_of(scope))
+                    except Forbidden as error:
+                        await dataplane.send_runtime_error(send, error, "-")
+                        return
                 await v2.handle(self.engine(), self.settings, None, path[3:], scope, receive, send)
                 return
         elif kind == "lifespan":

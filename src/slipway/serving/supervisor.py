@@ -61,6 +61,7 @@ def run(
     workers: int = 1,
     log_level: str = "info",
     graceful_timeout: int = 90,
+    forwarded_allow_ips: list[str] | None = None,
 ) -> None:
     """Serve the app factory ``app`` ("module:function") until SIGINT or SIGTERM."""
     metrics_dir = tempfile.mkdtemp(prefix="slipway-metrics-")
@@ -77,6 +78,10 @@ def run(
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=graceful_timeout,
+        # X-Forwarded-* only from the proxies named; uvicorn would otherwise believe any
+        # process on this machine (its default trusts 127.0.0.1).
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips or [],
     )
     sock = config.bind_socket()
     try:

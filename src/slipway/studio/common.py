@@ -1,10 +1,11 @@
 """What every Studio page module shares: templates, the page and error responses, CSRF.
 
-Pages are server-rendered with Jinja2 over the same services the REST API calls. Forms
-that change something (approve, deploy, stop) post back to Studio with a CSRF field
-derived from the session cookie, on top of the cookie being SameSite=Lax. A server
-without tokens has no session, so its field is the same for everyone: there the check
-that the post comes from the server's own origin is what refuses a cross-site form.
+Pages are server-rendered with Jinja2 over the same services the REST API calls, as the
+signed-in caller may use them. Forms that change something (approve, deploy, stop) post
+back to Studio with a CSRF field derived from the session id, on top of the cookie being
+SameSite=Strict and the server refusing state changes sent from other sites. A server
+without tokens has no session, so its field is the same for everyone: there the origin
+check is what refuses a cross-site form.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from slipway.auth.guard import GuardedServices, request_services
+from slipway.auth.roles import OWNER, Action, allows
+from slipway.auth.sessions import session_id_of
 from slipway.errors import Forbidden, SlipwayError
-from slipway.server.middleware import SESSION_COOKIE
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -31,17 +34,19 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 
 def csrf_token(request: Request) -> str:
-    """A value only a page of this server can know: derived from the session cookie."""
-    session = request.cookies.get(SESSION_COOKIE, "")
+    """A value only a page of this server can know: derived from the session id."""
+    session = session_id_of(request.cookies)
     return hmac.new(b"slipway-studio-csrf", session.encode(), hashlib.sha256).hexdigest()
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
+    principal = getattr(request.state, "principal", OWNER)
     return templates.TemplateResponse(
         request,
         template,
         {
-            "signed_in": SESSION_COOKIE in request.cookies,
+            "signed_in": principal is not OWNER and bool(session_id_of(request.cookies)),
+            "is_admin": allows(principal.role, Action.ADMIN),
             "csrf_field": CSRF_FIELD,
             "csrf": csrf_token(request),
             **context,
@@ -54,8 +59,9 @@ def error_page(request: Request, error: SlipwayError) -> Response:
     return render(request, "error.html", error.status_code, title=error.code, message=error.message)
 
 
-def services(request: Request) -> Any:
-    return request.app.state.services
+def services(request: Request) -> GuardedServices:
+    """The services as the signed-in caller may use them."""
+    return request_services(request)
 
 
 def safe_next(target: str | None) -> str:

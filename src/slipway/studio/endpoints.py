@@ -22,7 +22,6 @@ from fastapi.responses import Response
 from slipway.errors import NotFound, SlipwayError, ValidationError
 from slipway.registry.deploy import PACKAGE_TAG
 from slipway.registry.models import parse_package_arn
-from slipway.server.middleware import SESSION_COOKIE
 from slipway.serving.models import (
     ContainerMode,
     Endpoint,
@@ -200,11 +199,12 @@ async def _invoke(request: Request, name: str, form: dict[str, str]) -> TestResu
         "X-Amzn-SageMaker-Target-Variant": form.get("target_variant"),
     }
     headers |= {key: value.strip() for key, value in optional.items() if value and value.strip()}
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:  # the data plane takes a bearer token, not Studio's cookie
-        headers["Authorization"] = f"Bearer {token}"
+    # The data plane checks the caller's session as it would a token.
+    if cookie := request.headers.get("cookie"):
+        headers["Cookie"] = cookie
     transport = httpx.ASGITransport(app=request.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://studio") as client:
+    base_url = str(request.base_url)
+    async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
         started = time.perf_counter()
         answer = await client.post(f"/endpoints/{name}/invocations", content=body, headers=headers)
         elapsed = (time.perf_counter() - started) * 1000

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from slipway.auth.roles import Role
+from slipway.auth.sessions import SECURE_SESSION_COOKIE, SESSION_COOKIE, session_id_of
+from slipway.errors import SlipwayError
 from slipway.monitor.report import plotly_js
-from slipway.server.middleware import SESSION_COOKIE, SIGN_IN_PATH
-from slipway.studio import automl, data, endpoints, experiments, jobs, models, monitor
-from slipway.studio.common import STATIC_DIR, form_fields, render, safe_next, services
+from slipway.studio import audit, automl, data, endpoints, experiments, jobs, models, monitor
+from slipway.studio.common import STATIC_DIR, form_fields, render, safe_next
+
+SIGN_IN_PATH = "/signin"
 
 MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 
@@ -29,30 +34,43 @@ async def sign_in(request: Request) -> Response:
     form = await form_fields(request)
     token = form.get("token", "").strip()
     target = safe_next(form.get("next", "/"))
-    if not token or services(request).tokens.name_of(token) is None:
-        return render(
-            request,
-            "signin.html",
-            401,
-            title="Sign in",
-            next=target,
-            error="That token is not valid; create one with `slipway token create NAME`.",
-        )
+    platform = request.app.state.services
+    try:
+        principal = await run_in_threadpool(platform.tokens.authenticate, token) if token else None
+    except SlipwayError as error:  # an expired token says so
+        principal, problem = None, error.message
+    else:
+        problem = "That token is not valid; create one with `slipway token create NAME`."
+    if principal is not None and principal.role is Role.INVOKE:
+        principal, problem = None, "An invoke token may only call endpoints, not sign in."
+    if principal is None:
+        return render(request, "signin.html", 401, title="Sign in", next=target, error=problem)
+    session_id = await run_in_threadpool(platform.sessions.start_session, principal)
+    secure = request.url.scheme == "https"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        SESSION_COOKIE,
-        token,
+        SECURE_SESSION_COOKIE if secure else SESSION_COOKIE,
+        session_id,
+        max_age=int(platform.sessions.lifetime.total_seconds()),
+        path="/",
         httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
+        samesite="strict",
+        secure=secure,
     )
     return response
 
 
 @router.post("/signout")
-def sign_out() -> Response:
+async def sign_out(request: Request) -> Response:
+    session_id = session_id_of(request.cookies)
+    if session_id:
+        await run_in_threadpool(request.app.state.services.sessions.end_session, session_id)
     response = RedirectResponse(SIGN_IN_PATH, status_code=303)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax")
+    for name in (SESSION_COOKIE, SECURE_SESSION_COOKIE):
+        if name in request.cookies:
+            response.delete_cookie(
+                name, path="/", httponly=True, samesite="strict", secure=name.startswith("__")
+            )
     return response
 
 
@@ -72,5 +90,5 @@ def home() -> Response:
     return RedirectResponse("/experiments", status_code=303)
 
 
-for area in (experiments, data, jobs, models, endpoints, monitor, automl):
+for area in (experiments, data, jobs, models, endpoints, monitor, automl, audit):
     router.include_router(area.router)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from slipway.auth.guard import request_services
 from slipway.jobs.models import JobStatus
 from slipway.training.models import CreateTrainingJob, TrainingJob
 from slipway.training.service import TrainingService
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/api/v1/training-jobs", tags=["training"])
 
 
 def service(request: Request) -> TrainingService:
-    return request.app.state.services.training
+    return request_services(request).training
 
 
 Service = Annotated[TrainingService, Depends(service)]

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from slipway.auth.guard import request_services
 from slipway.jobs.models import JobStatus
 from slipway.transform.models import CreateTransformJob, TransformJob
 from slipway.transform.service import TransformService
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/v1/transform-jobs", tags=["transform"])
 
 
 def service(request: Request) -> TransformService:
-    return request.app.state.services.transform
+    return request_services(request).transform
 
 
 Service = Annotated[TransformService, Depends(service)]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from slipway.auth.guard import request_services
 from slipway.jobs.models import JobStatus
 from slipway.tuning.models import CreateTuningJob, TuningJob
 from slipway.tuning.service import TuningService
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/api/v1/tuning-jobs", tags=["tuning"])
 
 
 def service(request: Request) -> TuningService:
-    return request.app.state.services.tuning
+    return request_services(request).tuning
 
 
 Service = Annotated[TuningService, Depends(service)]

@@ -1,0 +1,75 @@
+"""Remote mode for tokens and the audit log, and where the CLI finds either."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import quote
+
+from slipway._http import HttpClient
+from slipway.auth.audit import AuditEvent
+from slipway.auth.roles import Role
+from slipway.auth.service import CreatedToken, TokenInfo
+from slipway.experiments.models import Page
+from slipway.settings import get_settings
+
+
+class RemoteTokens:
+    """The tokens of a slipway server (an admin's token is needed)."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+
+    def required(self) -> bool:
+        return self.http.request("GET", "/auth")["AuthRequired"]
+
+    def create_token(
+        self, name: str, role: Role | str | None = None, expires_in: dt.timedelta | None = None
+    ) -> CreatedToken:
+        body = {
+            "Name": name,
+            "Role": str(role) if role else None,
+            "ExpiresInSeconds": int(expires_in.total_seconds()) if expires_in else None,
+        }
+        clean = {key: value for key, value in body.items() if value is not None}
+        return CreatedToken.model_validate(self.http.request("POST", "/tokens", json=clean))
+
+    def list_tokens(self) -> list[TokenInfo]:
+        items = self.http.request("GET", "/tokens")["Items"]
+        return [TokenInfo.model_validate(item) for item in items]
+
+    def revoke_token(self, name: str) -> None:
+        self.http.request("DELETE", f"/tokens/{quote(name, safe='')}")
+
+
+class RemoteAudit:
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+
+    def list_audit_events(
+        self, *, actor: str | None = None, max_results: int = 100, next_token: str | None = None
+    ) -> Page[AuditEvent]:
+        params = {"actor": actor, "max_results": max_results, "next_token": next_token}
+        body = self.http.request("GET", "/audit", params=params)
+        return Page[AuditEvent](
+            items=[AuditEvent.model_validate(item) for item in body["Items"]],
+            next_token=body.get("NextToken"),
+        )
+
+
+def _backend(local: str, remote: type) -> Any:
+    settings = get_settings()
+    if settings.server_url:
+        return remote(HttpClient(settings.server_url, settings.token))
+    from slipway.platform import services
+
+    return getattr(services(settings), local)
+
+
+def tokens_backend() -> Any:
+    """The server's tokens when SLIPWAY_SERVER_URL is set, else the local home's."""
+    return _backend("tokens", RemoteTokens)
+
+
+def audit_backend() -> Any:
+    return _backend("audit", RemoteAudit)

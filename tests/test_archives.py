@@ -2,12 +2,14 @@
 
 Malicious archives are built here with tarfile, member by member. Each must be refused
 with an error naming the member, and leave everything outside the folder as it was: a
-sentinel file keeps its content and no new file appears.
+sentinel file keeps its content and no new file appears. Then each caller (an endpoint's
+model, a training job's source, an AutoML ensemble's members) meets the worst of them.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import sys
@@ -15,10 +17,17 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from serving_support import deploy, remote, slipway_server
 from slipway.archives import ArchiveError, unpack_archive
+from slipway.automl import _data
+from slipway.automl._requests import CandidateSetup, source_tarball
+from slipway.jobs.models import JobStatus
+from slipway.platform import services, training_backend
 from slipway.settings import Settings
+from slipway.training.models import Channel, CreateTrainingJob
 
 Member = tuple[tarfile.TarInfo, bytes]
 
@@ -298,3 +307,99 @@ def test_setuid_setgid_sticky_and_write_bits_for_others_are_dropped(tmp_path: Pa
     assert stat.S_IMODE((out / "shared").stat().st_mode) == 0o755
     assert stat.S_IMODE((out / "shared" / "root-shell").stat().st_mode) == 0o755
     assert stat.S_IMODE((out / "readonly.txt").stat().st_mode) == 0o644
+
+
+# --- each caller ----------------------------------------------------------------------------
+
+
+def test_an_endpoint_refuses_a_model_archive_with_a_symlink_chain(
+    tmp_path: Path, outside: Path
+) -> None:
+    home = tmp_path / "home"
+    # Where the model cache unpacks: models/<key of 32>.<uuid of 32>.partial.
+    unpacked_at = home / "models" / ("k" * 73)
+    evil = archive(
+        home / "artifacts" / "evil" / "model.tar.gz", symlink_chain(unpacked_at, outside)
+    )
+    with slipway_server(home) as (url, _process):
+        endpoint = deploy(remote(url), "evil", str(evil))
+
+    assert_untouched(outside)
+    assert endpoint.endpoint_status == "Failed"
+    assert f"cannot unpack the archive '{evil}': member 'a' is a symbolic link" in (
+        endpoint.failure_reason
+    ), endpoint.failure_reason
+
+
+def test_a_training_job_whose_source_has_a_symlink_chain_fails_with_the_reason(
+    home: Path, outside: Path
+) -> None:
+    name = "evil-source"
+    unpacked_at = home / "jobs" / "training" / name / "code"
+    members = [*symlink_chain(unpacked_at, outside), member("train.py", b"print(1)")]
+    source = archive(home / "artifacts" / "evil" / "sourcedir.tar.gz", members)
+    backend = training_backend()
+
+    backend.create_training_job(
+        CreateTrainingJob(training_job_name=name, entry_point="train.py", source_uri=str(source))
+    )
+    job = backend.wait(name, timeout=120)
+
+    assert_untouched(outside)
+    assert job.training_job_status == JobStatus.FAILED
+    assert job.failure_reason.startswith(f"ClientError: cannot unpack the archive '{source}'")
+    assert "member 'a' is a symbolic link" in job.failure_reason
+
+
+def test_an_automl_ensemble_refuses_a_member_archive_with_a_symlink_chain(
+    home: Path, outside: Path
+) -> None:
+    job_name, candidate = "evil", "evil-ensemble"
+    base = home / "artifacts" / "automl" / job_name
+    data = base / "data" / "train.csv"
+    data.parent.mkdir(parents=True)
+    frame = pd.DataFrame(
+        {"x": range(60), "z": [i % 7 for i in range(60)], "y": [2.0 * i + 1 for i in range(60)]}
+    )
+    frame.to_csv(data, index=False)
+    analysis = _data.analyse(frame, "y", None, None)
+    settings = {
+        "Target": "y",
+        "ProblemType": analysis.problem_type,
+        "Objective": analysis.objective,
+        "Classes": analysis.classes,
+        "Plan": analysis.plan,
+        "Columns": analysis.features,
+    }
+    (base / "settings").mkdir()
+    (base / "settings" / "settings.json").write_text(json.dumps(settings))
+    (base / "source").mkdir()
+    (base / "source" / "sourcedir.tar.gz").write_bytes(source_tarball())
+    # An earlier candidate's outputs, as the ensemble gets them: one channel per member.
+    member_folder = base / "candidates" / "m0"
+    unpacked_at = home / "jobs" / "training" / candidate / "input" / "data" / "m0" / "model"
+    archive(member_folder / "model.tar.gz", symlink_chain(unpacked_at, outside))
+    setup = CandidateSetup(
+        job_name=job_name,
+        problem_type=analysis.problem_type,
+        objective=analysis.objective,
+        data_uri=str(data),
+        settings_uri=str(base / "settings") + "/",
+        source_uri=str(base / "source" / "sourcedir.tar.gz"),
+        output_path=str(base / "candidates"),
+    )
+    channels = {**setup.channels(), "m0": Channel(uri=str(member_folder) + "/")}
+    services().experiments.create_experiment(job_name)
+    backend = training_backend()
+
+    backend.create_training_job(
+        setup.training_job(candidate, {"algorithm": "ensemble"}, channels, 300)
+    )
+    job = backend.wait(candidate, timeout=180)
+
+    assert_untouched(outside)
+    assert job.training_job_status == JobStatus.FAILED
+    channel_copy = unpacked_at.parent / "model.tar.gz"
+    assert job.failure_reason.startswith(
+        f"cannot unpack the archive '{channel_copy}': member 'a' is a symbolic link"
+    ), job.failure_reason

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
             "How a job's Python starts: forked from a prestarted interpreter, or a new one."
         ),
     )
+    # Generous: a model archive may hold many gigabytes. The caps stop archive bombs.
+    max_archive_bytes: int = Field(
+        default=64 * 1024**3, ge=1, description="Most bytes one archive may unpack to."
+    )
+    max_archive_members: int = Field(
+        default=100_000, ge=1, description="Most files and folders one archive may hold."
+    )
     metric_flush_interval: float = Field(
         default=0.2, description="Seconds between background writes of buffered metrics."
     )

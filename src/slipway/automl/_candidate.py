@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,10 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from slipway.archives import unpack_archive
 from slipway.automl import _recipes as r
 from slipway.automl._data import METRICS, read_table
+from slipway.errors import SlipwayError
 
 MODEL_FILE = "automl-model.joblib"
 ENSEMBLE_ROUNDS = 25
@@ -69,10 +70,8 @@ def train_single(settings: dict[str, Any], hp: dict[str, Any], frame: pd.DataFra
 
 
 def _unpack(folder: Path, name: str) -> Path:
-    target = folder / name.split(".")[0]
-    target.mkdir(exist_ok=True)
-    with tarfile.open(folder / name) as tar:
-        tar.extractall(target, filter="data")
+    archive, target = folder / name, folder / name.split(".")[0]
+    unpack_archive(archive, target, name=str(archive))
     return target
 
 
@@ -96,6 +95,15 @@ def train_ensemble(settings: dict[str, Any], y: np.ndarray,
 
 
 def main() -> None:
+    try:
+        run()
+    except SlipwayError as error:
+        # The training contract's failure file: the job's failure reason is its text, whole.
+        (Path(os.environ["SM_OUTPUT_DIR"]) / "failure").write_text(error.message)
+        raise SystemExit(1) from None
+
+
+def run() -> None:
     hp = json.loads(os.environ.get("SM_HPS", "{}"))
     channels = json.loads(os.environ.get("SM_CHANNELS", "[]"))
     paths = {c: os.environ[f"SM_CHANNEL_{c.upper()}"] for c in channels}

@@ -25,7 +25,9 @@ from pathlib import Path
 import fsspec
 from fsspec.utils import get_protocol
 
+from slipway.archives import ArchiveError, unpack_archive
 from slipway.inference.errors import ModelLoadError, ModelNotFound
+from slipway.settings import Settings
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -39,15 +41,15 @@ def local_path(uri: str) -> Path | None:
     return None
 
 
-def materialise(uri: str, cache_dir: Path) -> Path:
+def materialise(uri: str, settings: Settings) -> Path:
     """A local folder or file holding the model at ``uri``, fetching it if needed."""
     path = local_path(uri)
     if path is not None:
-        return _local(uri, path.resolve(), cache_dir)
-    return _remote(uri, cache_dir)
+        return _local(uri, path.resolve(), settings)
+    return _remote(uri, settings)
 
 
-def _local(uri: str, path: Path, cache_dir: Path) -> Path:
+def _local(uri: str, path: Path, settings: Settings) -> Path:
     if path.is_dir():
         return path
     if not path.is_file():
@@ -56,10 +58,12 @@ def _local(uri: str, path: Path, cache_dir: Path) -> Path:
         return path
     stat = path.stat()
     key = _key(str(path), stat.st_size, str(stat.st_mtime_ns))
-    return _unpacked(cache_dir, key, lambda target: _extract(path, target, uri))
+    return _unpacked(
+        settings.resolved_model_cache_dir, key, lambda target: _extract(path, target, uri, settings)
+    )
 
 
-def _remote(uri: str, cache_dir: Path) -> Path:
+def _remote(uri: str, settings: Settings) -> Path:
     try:
         fs, remote = fsspec.core.url_to_fs(uri)
         info = fs.info(remote)
@@ -79,12 +83,12 @@ def _remote(uri: str, cache_dir: Path) -> Path:
             download = Path(scratch) / name
             fs.get_file(remote, str(download))
             if _is_archive(download):
-                _extract(download, target, uri)
+                _extract(download, target, uri, settings)
             else:
                 target.mkdir()
                 os.replace(download, target / name)
 
-    return _unpacked(cache_dir, key, fetch)
+    return _unpacked(settings.resolved_model_cache_dir, key, fetch)
 
 
 def _key(*parts: object) -> str:
@@ -99,15 +103,12 @@ def _is_archive(path: Path) -> bool:
     return head == _GZIP_MAGIC and tarfile.is_tarfile(path)
 
 
-def _extract(archive: Path, target: Path, uri: str) -> None:
+def _extract(archive: Path, target: Path, uri: str, settings: Settings) -> None:
     try:
-        with tarfile.open(archive) as tar:
-            # The "data" filter refuses absolute paths, links out of the folder and devices.
-            tar.extractall(target, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as error:
+        unpack_archive(archive, target, name=uri, settings=settings)
+    except ArchiveError as error:
         raise ModelLoadError(
-            f"cannot unpack the model archive {uri!r}: {error}; "
-            "make it with `tar czf model.tar.gz -C model_dir .`"
+            f"{error.message}; make it with `tar czf model.tar.gz -C model_dir .`"
         ) from None
 
 

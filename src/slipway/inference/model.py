@@ -123,7 +123,7 @@ def load_model(
     settings = settings or get_settings()
     environment = dict(environment or {})
     source = str(uri_or_path)
-    path = _fetch.materialise(source, settings.resolved_model_cache_dir)
+    path = _fetch.materialise(source, settings)
     detected = flavours.detect(path)
     module_path = custom.find_module(path, environment)
     flavour = None

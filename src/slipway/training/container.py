@@ -18,7 +18,9 @@ from typing import Any, BinaryIO
 
 import fsspec
 
+from slipway.archives import unpack_archive
 from slipway.errors import ValidationError
+from slipway.settings import Settings
 from slipway.training.models import CreateTrainingJob
 
 HOST = "algo-1"
@@ -138,14 +140,14 @@ class ContainerRoot:
         else:
             fs.get(path, str(target / Path(path).name))
 
-    def fetch_code(self, source_uri: str) -> None:
+    def fetch_code(self, source_uri: str, settings: Settings) -> None:
         fs, path = fsspec.core.url_to_fs(source_uri)
         info = fs.info(path)
         version = (source_uri, info.get("size"), info.get("mtime") or info.get("ETag"))
         files = _unpacked_sources.get(version)
         if files is None:
-            with fs.open(path, "rb") as stream, tarfile.open(fileobj=stream) as tar:
-                tar.extractall(self.code, filter="data")
+            with fs.open(path, "rb") as stream:
+                unpack_archive(stream, self.code, name=source_uri, settings=settings)
             _remember_source(version, self.code)
             return
         for relative, mode, data in files:
@@ -247,8 +249,6 @@ _sources_lock = threading.Lock()  # watchers of parallel trials remember at once
 def _remember_source(version: tuple[Any, ...], folder: Path) -> None:
     files, total = [], 0
     for item in sorted(folder.rglob("*")):
-        if item.is_symlink():
-            return
         if item.is_file():
             total += item.stat().st_size
             if total > _SOURCE_BYTES_KEPT:

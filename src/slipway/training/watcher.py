@@ -131,7 +131,7 @@ class JobWatcher:
         root.create()
         root.write_config(request)
         if request.source_uri:
-            root.fetch_code(request.source_uri)
+            root.fetch_code(request.source_uri, self.settings)
         for channel, spec in request.input_data_config.items():
             root.fetch_channel(channel, spec.uri)
         env = self._environment(request, root)

@@ -462,3 +462,26 @@ def test_every_state_change_is_audited_with_who_what_and_where(server: Server) -
     assert as_viewer.status_code == 403
     assert "watcher\tviewer\tPOST /api/v1/experiments\t403\t127.0.0.1" in listed.stdout
     assert page.status_code == 200 and "/api/v1/experiments" in page.text
+
+
+def test_a_deployment_bootstraps_its_first_admin_token_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    secret = "b" * 40
+    port = free_port()
+    command = [SLIPWAY, "server", "--host", "0.0.0.0", "--port", str(port)]
+    env = {"SLIPWAY_HOME": str(tmp_path), "SLIPWAY_BOOTSTRAP_ADMIN_TOKEN": secret}
+    with run_server_process(command, env, port):
+        url = f"http://127.0.0.1:{port}/api/v1/tokens"
+        anonymous = httpx.get(url)
+        admin = httpx.get(url, headers=_bearer(secret))
+    short = subprocess.run(
+        [SLIPWAY, "server", "--port", str(free_port())],
+        env={**os.environ, "SLIPWAY_HOME": str(tmp_path / "other"),
+             "SLIPWAY_BOOTSTRAP_ADMIN_TOKEN": "short"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert anonymous.status_code == 401
+    assert admin.status_code == 200
+    assert [(t["Name"], t["Role"]) for t in admin.json()["Items"]] == [("bootstrap-admin", "admin")]
+    assert short.returncode == 1 and "at least 32 characters" in short.stderr

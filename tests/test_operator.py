@@ -253,6 +253,13 @@ def test_the_store_secret_is_a_template_the_server_operator_and_pods_read() -> N
         deployment = next(yaml.safe_load_all((DEPLOY / file).read_text()))
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert {"secretRef": {"name": name}} in container["envFrom"], file
+    # The first admin token is the server's alone: no pod that runs user code gets it.
+    admin = yaml.safe_load((DEPLOY / "admin-secret.yaml").read_text())
+    assert "admin-secret.yaml" in kustomization["resources"]
+    assert "change-me" in admin["stringData"]["SLIPWAY_BOOTSTRAP_ADMIN_TOKEN"]
+    server = next(yaml.safe_load_all((DEPLOY / "server.yaml").read_text()))
+    (container,) = server["spec"]["template"]["spec"]["containers"]
+    assert {"secretRef": {"name": admin["metadata"]["name"]}} in container["envFrom"]
     # The pods of custom resources read a Secret of that name in their own namespace.
     (job,) = desired_objects(TRAINING, OperatorConfig())
     (container,) = job["spec"]["template"]["spec"]["containers"]

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
             "believed (for the audit log's client address and secure cookies)."
         ),
     )
+    bootstrap_admin_token: str | None = Field(
+        default=None,
+        description=(
+            "A server that has no token yet makes this one its first admin token at start "
+            "(for deployments that cannot run `slipway token create` first)."
+        ),
+    )
     session_lifetime_hours: float = Field(
         default=12.0, gt=0, description="Hours a Studio sign-in lasts before it must be renewed."
     )

@@ -23,6 +23,7 @@ from slipway.store.db import Database
 from slipway.store.tables import api_tokens, server_state, sessions
 
 TOKEN_PREFIX = "slw_"
+MIN_SECRET_LENGTH = 32
 _AUTH_MODE = "auth_mode"
 _DURATION = re.compile(r"(\d+)([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -71,15 +72,26 @@ class TokenService:
         self.db = database
 
     def create_token(
-        self, name: str, role: Role | str | None = None, expires_in: dt.timedelta | None = None
+        self,
+        name: str,
+        role: Role | str | None = None,
+        expires_in: dt.timedelta | None = None,
+        *,
+        secret: str | None = None,
     ) -> CreatedToken:
         """Make a token and return it; the secret is shown this once and never stored.
 
         The first token turns authentication on, so it must be an admin's (it is the one
-        that can make the others); later tokens are editors' unless told otherwise.
+        that can make the others); later tokens are editors' unless told otherwise. A
+        ``secret`` chosen by the caller (a deployment's bootstrap token) must be long.
         """
         check_name("token name", name)
-        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+            raise ValidationError(
+                f"a chosen token secret must have at least {MIN_SECRET_LENGTH} characters "
+                f"(got {len(secret)}); make one with `openssl rand -hex 32`"
+            )
+        secret = secret or TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = _now()
         with self.db.write() as conn:
             if conn.scalar(sa.select(api_tokens.c.name).where(api_tokens.c.name == name)):

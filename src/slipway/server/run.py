@@ -10,6 +10,8 @@ from slipway.errors import ValidationError
 from slipway.server.middleware import LOOPBACK_HOSTS, is_loopback
 from slipway.settings import reload_settings
 
+BOOTSTRAP_TOKEN_NAME = "bootstrap-admin"
+
 
 def _default_hosts(host: str) -> list[str]:
     """The names a server bound to ``host`` answers to unless told others."""
@@ -47,6 +49,8 @@ def serve(
     from slipway.platform import services
 
     tokens = services(settings).tokens
+    if settings.bootstrap_admin_token and not tokens.required():
+        tokens.create_token(BOOTSTRAP_TOKEN_NAME, "admin", secret=settings.bootstrap_admin_token)
     if not is_loopback(host) and not insecure_no_auth and not tokens.required():
         raise ValidationError(
             f"refusing to listen on {host!r} without authentication: anyone who reaches it "

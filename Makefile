@@ -59,7 +59,7 @@ chromium:
 
 # No `|| true` anywhere: pytest's exit 5 (no tests collected) must fail the run.
 test: $(VENV)/.installed-dev postgres plpython chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # The operator end to end needs a real cluster (an API server, no nodes needed).
 test-k8s: $(VENV)/.installed-dev

@@ -310,3 +310,12 @@ def test_a_missing_job_names_a_command_that_lists_its_kind(tmp_path: Path, comma
     listed = subprocess.run(hint.split(), env={**env, "PATH": str(Path(SLIPWAY).parent)})
     assert missing.returncode == 1 and "'nope' not found" in missing.stderr
     assert listed.returncode == 0
+
+
+def test_python_dash_m_slipway_runs_the_command(tmp_path: Path) -> None:
+    env = {**os.environ, "SLIPWAY_HOME": str(tmp_path), "SLIPWAY_SERVER_URL": ""}
+    shown = subprocess.run(
+        [sys.executable, "-m", "slipway", "--help"], env=env, capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "experiments" in shown.stdout

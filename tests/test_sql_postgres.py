@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from psycopg import errors, sql
@@ -201,6 +202,43 @@ def test_a_session_cannot_send_the_token_to_another_server(platform, database, r
         listener.shutdown()
         listener.server_close()
     assert not any(platform.invoke in header for header in _Listener.seen)
+
+
+def test_the_stored_token_may_invoke_and_nothing_else(platform, database):
+    token = _stored_token(database)
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    assert httpx.get(f"{platform.url}/api/v1/experiments", headers=bearer).status_code == 403
+    invoked = httpx.post(
+        f"{platform.url}/endpoints/iris/invocations",
+        content="5.1,3.5,1.4,0.2",
+        headers={**bearer, "Content-Type": "text/csv"},
+    )
+    assert invoked.status_code == 200
+
+
+def test_a_token_that_may_do_more_than_invoke_is_refused(platform, database):
+    for role in ("admin", "editor", "viewer"):
+        token = platform.admin if role == "admin" else platform.token(f"sql-{role}", role)
+
+        done = _install(database, platform.url, "--token", token)
+
+        assert done.returncode == 1
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert f"the token has the role {role!r}" in done.stderr
+        assert "slipway token create NAME --role invoke" in done.stderr
+    assert _stored_token(database) == platform.invoke
+
+
+def test_an_unknown_token_or_none_is_refused_by_a_server_that_requires_one(platform, database):
+    unknown = _install(database, platform.url, "--token", "slw_not-a-token")
+    assert unknown.returncode == 1
+    assert f"the slipway server at {platform.url} refuses the token" in unknown.stderr
+
+    none = _install(database, platform.url)
+    assert none.returncode == 1
+    assert f"the slipway server at {platform.url} requires a token" in none.stderr
+    assert _stored_token(database) == platform.invoke
 
 
 def test_installing_again_replaces_the_token(platform, fresh_postgres_database):

@@ -84,7 +84,7 @@ def _print_table(table) -> None:
 # One line per paragraph: Typer keeps the line breaks of every paragraph but the first.
 _INSTALL_HELP = (
     "Create the slipway schema's PL/Python functions that call endpoints.\n\n"
-    "The server URL and the token are stored where only the installing role can "
+    "The server URL and the invoke token are stored where only the installing role can "
     "read them; the functions use them on behalf of the roles granted with --grant, who "
     "never see the token. Installing again replaces the stored token: to rotate it, "
     "install with a new one, then revoke the old one."
@@ -100,7 +100,9 @@ def install_postgres_command(
     token: str | None = typer.Option(
         None,
         "--token",
-        help="A token for the functions to call the server with ('-' reads it from stdin).",
+        help="An invoke token for the functions to call the server with ('-' reads it from "
+        "stdin); other roles are refused. An admin creates one: "
+        "slipway token create NAME --role invoke.",
     ),
     grant: list[str] = typer.Option(
         [],

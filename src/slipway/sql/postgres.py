@@ -19,6 +19,17 @@ PL/Python (``plpython3u``):
 
 The credential, and who may use it:
 
+- The functions call the server with an **invoke token**, which may call endpoints and
+  nothing else: the database then holds no power over the platform beyond scoring.
+  The installer asks the server what the token given is and refuses any other role; it
+  refuses to install without a token for a server that requires one. It does not create
+  the token itself, which would take an admin's token wherever the database is set up:
+  an admin creates the invoke token and hands it over, and whoever installs holds
+  nothing more powerful than the functions will::
+
+      slipway token create warehouse-sql --role invoke --expires 90d    # an admin
+      slipway sql install-postgres --dsn ... --server-url ... --token -  # token on stdin
+
 - The server's URL and the token live in ``slipway.credential``, a table that only its
   owner, the installing role, may read (and superusers, whom nothing stops). The
   scoring functions run as their caller and hand each request to
@@ -186,11 +197,12 @@ def install_postgres(
     """Install the ``slipway`` schema's functions in the database at ``dsn``.
 
     ``server_url`` (default: the settings' server) is where the functions call
-    endpoints, with ``token``; both are stored for the functions alone. ``timeout``
-    (seconds per request) is set on the database. The roles in ``grant`` may call the
-    functions. Needs a superuser (PL/Python is an untrusted language) and PL/Python on
-    the server (Debian: ``apt-get install postgresql-plpython3-<major>``). Returns the
-    names of the functions installed.
+    endpoints, with ``token``, which must be an invoke token (the server is asked);
+    both are stored for the functions alone. ``timeout`` (seconds per request) is set
+    on the database. The roles in ``grant`` may call the functions. Needs a superuser
+    (PL/Python is an untrusted language) and PL/Python on the server (Debian:
+    ``apt-get install postgresql-plpython3-<major>``). Returns the names of the
+    functions installed.
     """
     import psycopg
 
@@ -205,6 +217,7 @@ def install_postgres(
     if timeout <= 0:
         raise SqlError(f"timeout {timeout:g} is not valid: give seconds above 0")
     token = token or None
+    _check_token(url, token)
     try:
         with psycopg.connect(_libpq(dsn)) as conn:
             for statement in statements():
@@ -244,6 +257,38 @@ def _set_database_settings(conn: psycopg.Connection, timeout: float) -> None:
             sql.SQL("ALTER DATABASE {} RESET {}").format(
                 database, sql.Identifier("slipway", setting)
             )
+        )
+
+
+def _check_token(url: str, token: str | None) -> None:
+    """Refuse a token that may do more than call endpoints, and no token where one is needed."""
+    from slipway.auth.client import token_role
+    from slipway.auth.roles import Role
+    from slipway.errors import RemoteError, Unauthorized
+
+    how_to = "an admin creates one with `slipway token create NAME --role invoke`"
+    try:
+        role = token_role(url, token)
+    except Unauthorized as error:
+        if token is None:
+            raise SqlError(
+                f"the slipway server at {url} requires a token: pass an invoke token with "
+                f"--token ({how_to})"
+            ) from None
+        raise SqlError(f"the slipway server at {url} refuses the token: {error.message}") from None
+    except RemoteError as error:
+        raise SqlError(error.message) from None
+    except SlipwayError as error:
+        answer = " ".join(error.message.split())[:200]  # an HTML page, say: one short line
+        raise SqlError(
+            f"the server at {url} answered unexpectedly when asked about the token "
+            f"({answer}); is --server-url a slipway server?"
+        ) from None
+    if token is not None and role is not Role.INVOKE:
+        raise SqlError(
+            f"the token has the role {role.value!r} on the slipway server at {url}; the SQL "
+            "functions must hold an invoke token, which may call endpoints and nothing "
+            f"else: {how_to}, and pass it with --token"
         )
 
 

@@ -6,6 +6,9 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
+from slipway import errors
 from slipway._http import HttpClient
 from slipway.auth.audit import AuditEvent
 from slipway.auth.roles import Role
@@ -73,3 +76,32 @@ def tokens_backend() -> Any:
 
 def audit_backend() -> Any:
     return _backend("audit", RemoteAudit)
+
+
+def token_role(server_url: str, token: str | None) -> Role:
+    """The role the server at ``server_url`` gives ``token`` (None: a caller without one).
+
+    ``GET /api/v1/auth`` names the role of every token but an invoke one, which the whole
+    REST API refuses (403). A token refused there that the data plane accepts (``GET /v2``
+    needs the right to invoke) may call endpoints and nothing else: by the role table,
+    that is an invoke token. An invalid or expired token raises Unauthorized.
+    """
+    http = HttpClient(server_url, token)
+    try:
+        return Role(http.request("GET", "/auth")["Role"])
+    except errors.Forbidden:
+        if not token or not _may_invoke(http.base_url, token):
+            raise
+        return Role.INVOKE
+    finally:
+        http.close()
+
+
+def _may_invoke(base_url: str, token: str) -> bool:
+    try:
+        answer = httpx.get(f"{base_url}/v2", headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as error:
+        raise errors.RemoteError(
+            f"cannot reach the slipway server at {base_url}: {error}"
+        ) from None
+    return answer.status_code == 200

@@ -9,8 +9,13 @@ It calls a slipway server's runtime route ``POST /endpoints/{name}/invocations``
 rows of numbers (and booleans, 1 or 0) as ``text/csv``, one line per row and ``nan``
 for a NULL, as the reference sends rows from SQL; rows with strings as JSON records
 keyed by column name. Answers are read as JSON (a list, or ``{"predictions": [...]}``)
-or as CSV lines. Settings come from ``slipway.server_url``, ``slipway.token`` and
-``slipway.timeout_seconds`` (``ALTER DATABASE ... SET``, or ``SET`` in a session).
+or as CSV lines.
+
+The scoring functions run as their caller and never see the server's URL or token:
+they hand each request to ``post_invocation``, a ``SECURITY DEFINER`` function that
+reads both from ``slipway.credential`` (a table only its owner may read) and sends it.
+So a caller can neither read the token nor point it at another server. The one setting
+a session may change is ``slipway.timeout_seconds``.
 """
 
 import csv
@@ -31,6 +36,8 @@ BATCHED = (
 )
 DEFAULT_BATCH = 1000
 DEFAULT_TIMEOUT = 60.0
+TIMED_OUT = "timed out"
+_CONTENT_TYPES = ("text/csv", "application/json")
 _NUMBERS = (int, float, Decimal)
 
 
@@ -45,26 +52,14 @@ class Runtime:
         extra = {"hint": hint} if hint else {}
         self.plpy.error(f"{self.signature}: {message}", **extra)
 
-    def setting(self, name):
+    def timeout(self):
         found = self.plpy.execute(
-            self.plpy.prepare("SELECT current_setting($1, true) AS value", ["text"]),
-            [f"slipway.{name}"],
+            "SELECT current_setting('slipway.timeout_seconds', true) AS value"
         )
-        return found[0]["value"] or None
-
-    def server(self):
-        url = self.setting("server_url")
-        if not url:
-            self.fail(
-                "slipway.server_url is not set",
-                hint="ALTER DATABASE <db> SET slipway.server_url = 'http://host:8600', or run "
-                "`slipway sql install-postgres --server-url ...`",
-            )
         try:
-            timeout = float(self.setting("timeout_seconds") or DEFAULT_TIMEOUT)
+            return float(found[0]["value"] or DEFAULT_TIMEOUT)
         except ValueError:
             self.fail("slipway.timeout_seconds is not a number of seconds")
-        return url.rstrip("/"), self.setting("token"), timeout
 
     def batch_size(self, max_rows_per_batch):
         if max_rows_per_batch is None:
@@ -90,50 +85,95 @@ class Runtime:
         return found
 
     def invoke(self, endpoint, body, content_type):
-        url, token, timeout = self.server()
-        headers = {"Content-Type": content_type, "Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(
-            f"{url}/endpoints/{quote(endpoint, safe='')}/invocations",
-            data=body,
-            headers=headers,
-            method="POST",
+        timeout = self.timeout()
+        plan = self.plpy.prepare(
+            "SELECT * FROM slipway.post_invocation($1, $2, $3, $4)",
+            ["text", "bytea", "text", "float8"],
         )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.read(), response.headers.get("Content-Type", "")
-        except urllib.error.HTTPError as error:
-            self._http_error(endpoint, url, error)
-        except TimeoutError:
-            self._timeout(endpoint, timeout)
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, TimeoutError):
-                self._timeout(endpoint, timeout)
+        sent = self.plpy.execute(plan, [endpoint, body, content_type, timeout])[0]
+        url = sent["server_url"]
+        if url is None:
             self.fail(
-                f"cannot reach the slipway server at {url}: {error.reason}",
-                hint="check slipway.server_url and that `slipway server` is running",
+                "no slipway server to call is installed in this database",
+                hint="run `slipway sql install-postgres --dsn ... --server-url ...`",
             )
+        if sent["problem"] == TIMED_OUT:
+            self.fail(
+                f"endpoint {endpoint!r} did not answer within {timeout:g} s",
+                hint="SET slipway.timeout_seconds to wait longer, or send fewer rows per batch",
+            )
+        if sent["problem"]:
+            self.fail(
+                f"cannot reach the slipway server at {url}: {sent['problem']}",
+                hint="check that `slipway server` is running there; to call another server, "
+                "run `slipway sql install-postgres --server-url ...` again",
+            )
+        if not 200 <= sent["status"] < 300:
+            self._http_error(endpoint, url, sent["status"], sent["reply"])
+        return sent["reply"], sent["reply_type"] or ""
 
-    def _timeout(self, endpoint, timeout):
-        self.fail(
-            f"endpoint {endpoint!r} did not answer within {timeout:g} s",
-            hint="SET slipway.timeout_seconds to wait longer, or send fewer rows per batch",
-        )
-
-    def _http_error(self, endpoint, url, error):
-        text = error.read().decode("utf-8", "replace")
+    def _http_error(self, endpoint, url, status, reply):
+        text = reply.decode("utf-8", "replace")
         try:
             body = json.loads(text)
             message = body.get("OriginalMessage") or body.get("Message") or text
         except (ValueError, AttributeError):
             message = text[:300]
-        if error.code == 404:
+        if status == 404:
             self.fail(
                 f"endpoint {endpoint!r} not found on the slipway server at {url}: {message}",
                 hint="list endpoints with `slipway endpoints list`",
             )
-        self.fail(f"endpoint {endpoint!r} answered {error.code}: {message}")
+        self.fail(f"endpoint {endpoint!r} answered {status}: {message}")
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """The token goes to the stored server only, never where a redirect points."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def post_invocation(plpy, endpoint_name, body, content_type, timeout_seconds):
+    """POST ``body`` to an endpoint of the stored server with the stored token.
+
+    Installed ``SECURITY DEFINER``: it reads ``slipway.credential`` as its owner and
+    returns the answer, never the token. Failures come back as values (``status`` or
+    ``problem``) so that the calling function reports them under its own name.
+    """
+    found = plpy.execute("SELECT server_url, token FROM slipway.credential")
+    sent = dict.fromkeys(("server_url", "status", "reply_type", "reply", "problem"))
+    if not found:
+        return sent
+    if content_type not in _CONTENT_TYPES:
+        plpy.error(f"content_type {content_type!r} is not one of {_CONTENT_TYPES}")
+    if timeout_seconds is None or not timeout_seconds > 0:
+        plpy.error(f"timeout_seconds is {timeout_seconds}; give seconds above 0")
+    url, token = found[0]["server_url"].rstrip("/"), found[0]["token"]
+    sent["server_url"] = url
+    headers = {"Content-Type": content_type, "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        f"{url}/endpoints/{quote(endpoint_name or '', safe='')}/invocations",
+        data=body,
+        headers=headers,
+        method="POST",
+    )
+    try:
+        with _OPENER.open(request, timeout=timeout_seconds) as response:
+            reply, status, reply_type = response.read(), response.status, response.headers
+    except urllib.error.HTTPError as error:
+        reply, status, reply_type = error.read(), error.code, error.headers
+    except OSError as error:  # URLError, TimeoutError, a reset connection
+        reason = getattr(error, "reason", error)
+        sent["problem"] = TIMED_OUT if isinstance(reason, TimeoutError) else str(reason)
+        return sent
+    sent.update(status=status, reply=reply, reply_type=reply_type.get("Content-Type", ""))
+    return sent
 
 
 def _number(value):

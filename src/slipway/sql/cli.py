@@ -81,19 +81,43 @@ def _print_table(table) -> None:
         console.print(f"... {table.num_rows - _TABLE_ROWS} more rows; use --format csv for all")
 
 
-@sql_app.command("install-postgres")
+# One line per paragraph: Typer keeps the line breaks of every paragraph but the first.
+_INSTALL_HELP = (
+    "Create the slipway schema's PL/Python functions that call endpoints.\n\n"
+    "The server URL and the invoke token are stored where only the installing role can "
+    "read them; the functions use them on behalf of the roles granted with --grant, who "
+    "never see the token. Installing again replaces the stored token: to rotate it, "
+    "install with a new one, then revoke the old one."
+)
+
+
+@sql_app.command("install-postgres", help=_INSTALL_HELP)
 def install_postgres_command(
     dsn: str = typer.Option(..., "--dsn", help="PostgreSQL connection string (a superuser)."),
     server_url: str | None = typer.Option(
         None, "--server-url", help="slipway server as the database reaches it (default: settings)."
     ),
-    token: str | None = typer.Option(None, "--token", help="Token the functions send."),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        help="An invoke token for the functions to call the server with ('-' reads it from "
+        "stdin); other roles are refused. An admin creates one: "
+        "slipway token create NAME --role invoke.",
+    ),
+    grant: list[str] = typer.Option(
+        [],
+        "--grant",
+        help="A role that may call the functions (repeat for more); by default only the installer.",
+    ),
     timeout: float = typer.Option(
         DEFAULT_TIMEOUT, "--timeout", help="Seconds an endpoint may take per request."
     ),
 ) -> None:
-    """Create the slipway schema's PL/Python functions that call endpoints."""
     from slipway.sql.postgres import install_postgres
 
-    for name in install_postgres(dsn, server_url, token, timeout):
+    if token == "-":
+        token = sys.stdin.readline().strip()
+    for name in install_postgres(dsn, server_url, token, timeout, grant):
         typer.echo(f"installed {name}")
+    for role in grant:
+        typer.echo(f"granted to {role}")

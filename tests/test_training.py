@@ -23,11 +23,10 @@ import pytest
 from helpers import free_port, run_server_process
 from slipway.errors import AlreadyExists, ValidationError
 from slipway.experiments import Experiment, TrialComponent
-from slipway.jobs import runner
+from slipway.jobs import lifecycle
 from slipway.jobs.models import JobKind, JobStatus, SecondaryStatus
 from slipway.platform import reset, services, training_backend
 from slipway.settings import get_settings, reload_settings
-from slipway.training import service as training_service
 from slipway.training.estimator import Estimator, JobFailed, TrainingJob
 from slipway.training.models import CreateTrainingJob
 
@@ -437,7 +436,7 @@ def test_a_job_survives_its_watchers_death_and_is_adopted(
     assert job.training_job_status == JobStatus.IN_PROGRESS
 
     # A watcher counts as gone after this long without a heartbeat (15 s in production).
-    monkeypatch.setattr(training_service, "_ORPHAN_AFTER", dt.timedelta(seconds=0.5))
+    monkeypatch.setattr(lifecycle, "ORPHAN_AFTER", dt.timedelta(seconds=0.5))
     time.sleep(0.6)
     assert services().training.adopt_orphans() == ["orphan-job"]
     ended = services().training.wait("orphan-job", timeout=30)
@@ -465,7 +464,7 @@ def test_jobs_just_created_or_queued_are_not_taken_over(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLIPWAY_MAX_PARALLEL_JOBS", "1")  # the second job queues for the slot
-    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr(lifecycle, "HEARTBEAT_SECONDS", 0.1)
     reload_settings()
     reset()
     # The first job runs until it is stopped: the second waits for its slot all along.
@@ -485,7 +484,7 @@ def test_jobs_just_created_or_queued_are_not_taken_over(
     )
     assert listed.returncode == 0, listed.stderr
     # A queued job keeps beating while it waits, however long that is.
-    monkeypatch.setattr(training_service, "_ORPHAN_AFTER", dt.timedelta(seconds=0.5))
+    monkeypatch.setattr(lifecycle, "ORPHAN_AFTER", dt.timedelta(seconds=0.5))
     time.sleep(0.7)
     assert services().training.describe_training_job("queued-job").secondary_status == (
         SecondaryStatus.STARTING

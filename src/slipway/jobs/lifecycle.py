@@ -94,7 +94,7 @@ class JobLifecycle:
                 silent_for = ORPHAN_AFTER
             else:
                 continue
-            if self.jobs.claim(orphan, self.kind, silent_for):
+            if self.jobs.claim(self.kind, orphan, silent_for):
                 log.info("watching %s %s again: its watcher is gone", self.kind, orphan.job_name)
                 adopt(orphan.job_name)
                 adopted.append(orphan.job_name)

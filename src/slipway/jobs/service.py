@@ -326,7 +326,7 @@ class JobService:
         with self.db.read() as conn:
             return [Orphan(*row) for row in conn.execute(query)]
 
-    def claim(self, orphan: Orphan, kind: JobKind, silent_for: dt.timedelta) -> bool:
+    def claim(self, kind: JobKind, orphan: Orphan, silent_for: dt.timedelta) -> bool:
         """Take over watching an orphan; False if another process was quicker.
 
         The orphan's watcher must not have changed since it was seen: of two processes

@@ -436,34 +436,33 @@ class MonitorService:
             )
 
     def _submit(self, name: str) -> None:
-        self.lifecycle.run(name, lambda: self._run(name), queue=True)
+        def fail(error: Exception) -> None:
+            self._fail(name, f"InternalError: {error!r}")
+
+        self.lifecycle.run(name, lambda: self._run(name), fail, queue=True)
 
     # --- running ------------------------------------------------------------------------
 
     def _run(self, name: str) -> None:
-        """The whole life of one execution; whatever happens it ends in a final status."""
-        try:
-            job = self.jobs.get_job(KIND, name)
-            spec = job.spec
-            config = CreateMonitoringSchedule.model_validate(spec["Config"])
-            self.jobs.transition(
-                KIND, name, SecondaryStatus.DOWNLOADING, "reading the captured data of the window"
-            )
-            ctx = _execution.Context(
-                name=name,
-                config=config,
-                capture_uri=spec["CaptureUri"],
-                start=dt.datetime.fromisoformat(spec["DataAnalysisStartTime"]),
-                end=dt.datetime.fromisoformat(spec["DataAnalysisEndTime"]),
-                output_uri=spec["OutputUri"],
-                should_stop=lambda: self.lifecycle.stop_requested(name),
-                log=lambda message: self.jobs.append_logs(KIND, name, [(time.time(), message)]),
-                upload=self._put_file,
-            )
-            self._finish(job, config, ctx)
-        except Exception as error:  # the scheduler must survive anything
-            log.exception("monitoring execution %s failed", name)
-            self._fail(name, f"InternalError: {error!r}")
+        """The whole life of one execution, run by its life cycle."""
+        job = self.jobs.get_job(KIND, name)
+        spec = job.spec
+        config = CreateMonitoringSchedule.model_validate(spec["Config"])
+        self.jobs.transition(
+            KIND, name, SecondaryStatus.DOWNLOADING, "reading the captured data of the window"
+        )
+        ctx = _execution.Context(
+            name=name,
+            config=config,
+            capture_uri=spec["CaptureUri"],
+            start=dt.datetime.fromisoformat(spec["DataAnalysisStartTime"]),
+            end=dt.datetime.fromisoformat(spec["DataAnalysisEndTime"]),
+            output_uri=spec["OutputUri"],
+            should_stop=lambda: self.lifecycle.stop_requested(name),
+            log=lambda message: self.jobs.append_logs(KIND, name, [(time.time(), message)]),
+            upload=self._put_file,
+        )
+        self._finish(job, config, ctx)
 
     def _finish(self, job: Job, config: CreateMonitoringSchedule, ctx: _execution.Context) -> None:
         name = job.job_name

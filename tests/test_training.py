@@ -420,8 +420,8 @@ while not list(job.logs()):
 """
 
 
-def test_a_job_survives_its_watchers_death_and_is_adopted(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_job_survives_its_watchers_death_and_is_adopted_at_once(
+    home: Path, tmp_path: Path
 ) -> None:
     source = _source(tmp_path, SLOW_SCRIPT)
     starter = tmp_path / "starter.py"
@@ -435,9 +435,7 @@ def test_a_job_survives_its_watchers_death_and_is_adopted(
     job = services().training.describe_training_job("orphan-job")
     assert job.training_job_status == JobStatus.IN_PROGRESS
 
-    # A watcher counts as gone after this long without a heartbeat (15 s in production).
-    monkeypatch.setattr(lifecycle, "ORPHAN_AFTER", dt.timedelta(seconds=0.5))
-    time.sleep(0.6)
+    # Its watcher's process has ended on this host: no need to wait out its silence.
     assert services().training.adopt_orphans() == ["orphan-job"]
     ended = services().training.wait("orphan-job", timeout=30)
 
@@ -449,6 +447,37 @@ def test_a_job_survives_its_watchers_death_and_is_adopted(
     assert [p.iteration_number for p in series] == list(range(6))
     assert [p.value for p in series] == [round(1.0 / (s + 1), 4) for s in range(6)]
     assert ended.model_artifacts is not None
+
+
+BIG_MODEL_SCRIPT = """
+import os
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "weights.bin"), "wb") as out:
+    out.write(os.urandom(48 * 1024 * 1024))  # packing it takes a while
+"""
+
+
+def test_a_job_packing_its_model_keeps_its_watcher(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(lifecycle, "ORPHAN_AFTER", dt.timedelta(seconds=0.2))
+    source = _source(tmp_path, BIG_MODEL_SCRIPT)
+    Estimator("train.py", source_dir=str(source)).fit(job_name="packing", wait=False)
+    training = services().training
+
+    while training.describe_training_job("packing").secondary_status != "Uploading":
+        time.sleep(0.01)
+    uploading_since = time.monotonic()
+    adopted = []
+    while training.describe_training_job("packing").secondary_status == "Uploading":
+        adopted += training.adopt_orphans()  # its watcher still beats: nobody takes it over
+        time.sleep(0.02)
+    packed_for = time.monotonic() - uploading_since
+    ended = training.wait("packing", timeout=60)
+
+    assert packed_for > 2 * lifecycle.ORPHAN_AFTER.total_seconds()  # long enough to tell
+    assert adopted == []
+    assert ended.training_job_status == JobStatus.COMPLETED, ended.failure_reason
 
 
 def test_a_new_job_is_watched_from_birth(home: Path) -> None:

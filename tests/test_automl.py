@@ -18,14 +18,12 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from slipway.automl import AutoML
-from slipway.automl import service as automl_service
 from slipway.automl.notebooks import execute
 from slipway.errors import NotFound, ValidationError
 from slipway.inference import load_model
+from slipway.jobs import lifecycle
 from slipway.jobs.models import JobKind
 from slipway.platform import automl_backend, services
-from slipway.training import service as training_service
-from slipway.tuning import service as tuning_service
 
 
 def _classification_csv(path: Path) -> Path:
@@ -210,9 +208,7 @@ def test_a_job_whose_watcher_was_killed_is_adopted_and_finished_from_its_candida
         watcher.send_signal(signal.SIGKILL)
         watcher.wait()
     assert not jobs.get_job(JobKind.AUTOML, "orphan").status.is_final
-    for module, name in ((automl_service, "ORPHAN_AFTER"), (training_service, "_ORPHAN_AFTER"),
-                         (tuning_service, "ORPHAN_AFTER")):  # fmt: skip
-        monkeypatch.setattr(module, name, dt.timedelta(seconds=2.5))
+    monkeypatch.setattr(lifecycle, "ORPHAN_AFTER", dt.timedelta(seconds=2.5))
 
     _wait_until(lambda: "orphan" in services().automl.adopt_orphans(), 20, "the adoption")
     job = services().automl.wait("orphan", timeout=90)

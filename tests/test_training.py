@@ -23,11 +23,10 @@ import pytest
 from helpers import free_port, run_server_process
 from slipway.errors import AlreadyExists, ValidationError
 from slipway.experiments import Experiment, TrialComponent
-from slipway.jobs import runner
+from slipway.jobs import lifecycle
 from slipway.jobs.models import JobKind, JobStatus, SecondaryStatus
 from slipway.platform import reset, services, training_backend
 from slipway.settings import get_settings, reload_settings
-from slipway.training import service as training_service
 from slipway.training.estimator import Estimator, JobFailed, TrainingJob
 from slipway.training.models import CreateTrainingJob
 
@@ -421,8 +420,8 @@ while not list(job.logs()):
 """
 
 
-def test_a_job_survives_its_watchers_death_and_is_adopted(
-    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_job_survives_its_watchers_death_and_is_adopted_at_once(
+    home: Path, tmp_path: Path
 ) -> None:
     source = _source(tmp_path, SLOW_SCRIPT)
     starter = tmp_path / "starter.py"
@@ -436,9 +435,7 @@ def test_a_job_survives_its_watchers_death_and_is_adopted(
     job = services().training.describe_training_job("orphan-job")
     assert job.training_job_status == JobStatus.IN_PROGRESS
 
-    # A watcher counts as gone after this long without a heartbeat (15 s in production).
-    monkeypatch.setattr(training_service, "_ORPHAN_AFTER", dt.timedelta(seconds=0.5))
-    time.sleep(0.6)
+    # Its watcher's process has ended on this host: no need to wait out its silence.
     assert services().training.adopt_orphans() == ["orphan-job"]
     ended = services().training.wait("orphan-job", timeout=30)
 
@@ -450,6 +447,37 @@ def test_a_job_survives_its_watchers_death_and_is_adopted(
     assert [p.iteration_number for p in series] == list(range(6))
     assert [p.value for p in series] == [round(1.0 / (s + 1), 4) for s in range(6)]
     assert ended.model_artifacts is not None
+
+
+BIG_MODEL_SCRIPT = """
+import os
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "weights.bin"), "wb") as out:
+    out.write(os.urandom(48 * 1024 * 1024))  # packing it takes a while
+"""
+
+
+def test_a_job_packing_its_model_keeps_its_watcher(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(lifecycle, "ORPHAN_AFTER", dt.timedelta(seconds=0.2))
+    source = _source(tmp_path, BIG_MODEL_SCRIPT)
+    Estimator("train.py", source_dir=str(source)).fit(job_name="packing", wait=False)
+    training = services().training
+
+    while training.describe_training_job("packing").secondary_status != "Uploading":
+        time.sleep(0.01)
+    uploading_since = time.monotonic()
+    adopted = []
+    while training.describe_training_job("packing").secondary_status == "Uploading":
+        adopted += training.adopt_orphans()  # its watcher still beats: nobody takes it over
+        time.sleep(0.02)
+    packed_for = time.monotonic() - uploading_since
+    ended = training.wait("packing", timeout=60)
+
+    assert packed_for > 2 * lifecycle.ORPHAN_AFTER.total_seconds()  # long enough to tell
+    assert adopted == []
+    assert ended.training_job_status == JobStatus.COMPLETED, ended.failure_reason
 
 
 def test_a_new_job_is_watched_from_birth(home: Path) -> None:
@@ -465,7 +493,7 @@ def test_jobs_just_created_or_queued_are_not_taken_over(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLIPWAY_MAX_PARALLEL_JOBS", "1")  # the second job queues for the slot
-    monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr(lifecycle, "HEARTBEAT_SECONDS", 0.1)
     reload_settings()
     reset()
     # The first job runs until it is stopped: the second waits for its slot all along.
@@ -485,7 +513,7 @@ def test_jobs_just_created_or_queued_are_not_taken_over(
     )
     assert listed.returncode == 0, listed.stderr
     # A queued job keeps beating while it waits, however long that is.
-    monkeypatch.setattr(training_service, "_ORPHAN_AFTER", dt.timedelta(seconds=0.5))
+    monkeypatch.setattr(lifecycle, "ORPHAN_AFTER", dt.timedelta(seconds=0.5))
     time.sleep(0.7)
     assert services().training.describe_training_job("queued-job").secondary_status == (
         SecondaryStatus.STARTING

@@ -24,10 +24,10 @@ import pytest
 from helpers import free_port, run_server_process
 from slipway.errors import NotFound, ValidationError
 from slipway.experiments import Experiment, TrialComponent
+from slipway.jobs import lifecycle
 from slipway.jobs.models import JobKind, JobStatus
 from slipway.platform import reset, services, tuning_backend
 from slipway.settings import get_settings, reload_settings
-from slipway.training import service as training_service
 from slipway.training.estimator import Estimator
 from slipway.tuning import (
     CategoricalParameter,
@@ -36,7 +36,6 @@ from slipway.tuning import (
     IntegerParameter,
     WarmStartConfig,
 )
-from slipway.tuning import service as tuning_service
 
 SLIPWAY = str(Path(sys.executable).parent / "slipway")
 
@@ -425,8 +424,7 @@ def test_a_tuning_job_survives_its_watchers_death_and_is_adopted(
         env={**os.environ, "SLIPWAY_HOME": str(home)},
     )
     # Watchers count as gone after this long without a heartbeat (15 s in production).
-    monkeypatch.setattr(training_service, "_ORPHAN_AFTER", dt.timedelta(seconds=0.5))
-    monkeypatch.setattr(tuning_service, "ORPHAN_AFTER", dt.timedelta(seconds=0.5))
+    monkeypatch.setattr(lifecycle, "ORPHAN_AFTER", dt.timedelta(seconds=0.5))
     time.sleep(0.6)
     assert services().tuning.adopt_orphans() == ["tune-orphan"]
     job = services().tuning.wait("tune-orphan", timeout=60)

@@ -76,7 +76,7 @@ POLICY: dict[str, dict[str, Rule]] = {
         ),
         **dict.fromkeys(
             ["add_end_listener", "add_metric_listener", "adopt_orphans", "discard_folder",
-             "notify_ended", "notify_points", "prepare_folder"],
+             "notify_points", "prepare_folder"],
             _INTERNAL,
         ),
     },

@@ -8,8 +8,9 @@ or MaxAutoMLJobRuntimeReached -> Completed; the best candidate is registered as 
 package. With GenerateCandidateDefinitionsOnly the job ends after FeatureEngineering in
 CandidateDefinitionsGenerated.
 
-The watcher beats the job's heartbeat; a job whose watcher's process died is adopted by
-another process, which finishes it from the candidates already completed (`_take_over`).
+The job's life cycle (`jobs.lifecycle`) runs this work and beats the job's heartbeat; a
+job whose watcher's process died is adopted by another process, which finishes it from
+the candidates already completed (`_take_over`).
 The candidates' requests are built by `_requests`; waiting for and stopping them is
 `_children`'s.
 """
@@ -20,7 +21,6 @@ import contextlib
 import json
 import logging
 import secrets
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("slipway.automl")
 ENSEMBLE_SIZE = 8
-_HEARTBEAT_SECONDS = 2.0
 
 
 class _Stopped(Exception):
@@ -55,32 +54,13 @@ class AutoMLLoop:
         self.name = name
         self.adopt = adopt
         self.jobs = service.jobs
+        self.lifecycle = service.lifecycle
         self.runtime_reached = False
 
     # --- stages -------------------------------------------------------------------------
 
     def run(self) -> None:
-        beating = threading.Event()
-        threading.Thread(
-            target=self._beat, args=(beating,), name=f"slipway-automl-beat-{self.name}",
-            daemon=True,
-        ).start()  # fmt: skip
-        try:
-            self._run()
-        finally:
-            beating.set()
-
-    def _beat(self, done: threading.Event) -> None:
-        """Say the job is watched, through every stage (notebooks and waits included)."""
-        while True:
-            try:
-                self.jobs.heartbeat(KIND, self.name, None)
-            except Exception:  # a missed beat is retried; the stages report real failures
-                log.warning("AutoML job %s: heartbeat failed", self.name, exc_info=True)
-            if done.wait(_HEARTBEAT_SECONDS):
-                return
-
-    def _run(self) -> None:
+        """The job's work, run by its life cycle: stage after stage, or a take-over."""
         try:
             job = self.jobs.get_job(KIND, self.name)
             self.request = CreateAutoMLJob.model_validate(job.spec)
@@ -95,21 +75,22 @@ class AutoMLLoop:
             self._engineer()
             if self.request.generate_candidate_definitions_only:
                 self._candidate_notebook([])
-                self.jobs.finish(
-                    KIND, self.name, JobStatus.COMPLETED,
+                self.lifecycle.finish(
+                    self.name, JobStatus.COMPLETED,
                     secondary=SecondaryStatus.CANDIDATE_DEFINITIONS_GENERATED,
                 )  # fmt: skip
                 return
             self._tune()
             self._end()
         except _Stopped:
-            self.jobs.finish(KIND, self.name, JobStatus.STOPPED)
-        except Exception as error:  # the job must end in a final status whatever happened
-            log.warning("AutoML job %s failed", self.name, exc_info=True)
-            reason = error.message if isinstance(error, SlipwayError) else repr(error)
-            with contextlib.suppress(SlipwayError):
-                _children.stop_children(self.service, self.name)
-                self.jobs.finish(KIND, self.name, JobStatus.FAILED, reason)
+            self.lifecycle.finish(self.name, JobStatus.STOPPED)
+
+    def on_error(self, error: Exception) -> None:
+        """End the job Failed with the reason, its candidates stopped first."""
+        reason = error.message if isinstance(error, SlipwayError) else repr(error)
+        with contextlib.suppress(SlipwayError):
+            _children.stop_children(self.service, self.name)
+            self.lifecycle.finish(self.name, JobStatus.FAILED, reason)
 
     def _take_over(self, stage: SecondaryStatus) -> None:
         """Finish a job whose watcher's process died, from the candidates it completed.
@@ -271,8 +252,8 @@ class AutoMLLoop:
             else SecondaryStatus.MAX_CANDIDATES_REACHED
         )
         self.jobs.transition(KIND, self.name, ending, message)
-        self.jobs.finish(
-            KIND, self.name, JobStatus.COMPLETED,
+        self.lifecycle.finish(
+            self.name, JobStatus.COMPLETED,
             result={"BestCandidate": best, "ModelPackageArn": package.model_package_arn},
         )  # fmt: skip
 
@@ -353,7 +334,7 @@ class AutoMLLoop:
         return self.deadline - time.time()
 
     def _check_stop(self) -> None:
-        if self.jobs.stop_requested(KIND, self.name):
+        if self.lifecycle.stop_requested(self.name):
             _children.stop_children(self.service, self.name)
             raise _Stopped
 

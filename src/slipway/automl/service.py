@@ -10,9 +10,6 @@ slipway process that looks for orphans, which finishes it from its completed can
 
 from __future__ import annotations
 
-import datetime as dt
-import threading
-import time
 from typing import Any
 
 from slipway.artifacts.service import ArtifactService
@@ -33,6 +30,7 @@ from slipway.automl.models import (
 from slipway.errors import AlreadyExists, NotFound, ValidationError
 from slipway.experiments.models import Page
 from slipway.experiments.service import ExperimentsService
+from slipway.jobs.lifecycle import JobLifecycle
 from slipway.jobs.models import Job, JobKind, JobStatus
 from slipway.jobs.service import JobService
 from slipway.registry.service import RegistryService
@@ -44,8 +42,6 @@ from slipway.tuning.service import TuningService
 KIND = JobKind.AUTOML
 # Below this, not even one candidate per algorithm can be trained and validated.
 MIN_TOTAL_RUNTIME_SECONDS = 20
-# A watcher beats every 2 s; this long without a beat, its process is taken for dead.
-ORPHAN_AFTER = dt.timedelta(seconds=15)
 SORT_BY = ("CreationTime", "Status", "FinalObjectiveMetricValue")
 
 
@@ -78,7 +74,7 @@ class AutoMLService:
         self.artifacts = artifacts
         self.registry = registry
         self.settings = settings
-        self._watchers: dict[str, threading.Thread] = {}
+        self.lifecycle = JobLifecycle(jobs, KIND)
 
     # --- the verbs ----------------------------------------------------------------------
 
@@ -167,31 +163,15 @@ class AutoMLService:
 
     def stop_auto_ml_job(self, name: str) -> AutoMLJob:
         """Ask the job to stop: its watcher stops the running candidates."""
-        self.jobs.request_stop(KIND, name)
+        self.lifecycle.stop(name)
         return self.describe_auto_ml_job(name)
 
     def adopt_orphans(self) -> list[str]:
         """Watch AutoML jobs nobody watches (their watcher's process ended) to their end."""
-        adopted = []
-        for job in self.jobs.orphans(KIND, ORPHAN_AFTER):
-            watcher = self._watchers.get(job.job_name)
-            if watcher is not None and watcher.is_alive():
-                continue
-            if self.jobs.claim(KIND, job.job_name, ORPHAN_AFTER):
-                self._watch_in_background(job.job_name, adopt=True)
-                adopted.append(job.job_name)
-        return adopted
+        return self.lifecycle.adopt_orphans(lambda name: self._watch_in_background(name, True))
 
     def wait(self, name: str, timeout: float | None = None, poll: float = 0.2) -> AutoMLJob:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        watcher = self._watchers.get(name)
-        if watcher is not None:
-            watcher.join(timeout)
-        while True:
-            job = self.jobs.get_job(KIND, name)
-            if job.status.is_final or (deadline is not None and time.monotonic() > deadline):
-                return self._describe(job)
-            time.sleep(poll)
+        return self._describe(self.lifecycle.wait(name, timeout, poll))
 
     # --- internals ----------------------------------------------------------------------
 
@@ -206,9 +186,7 @@ class AutoMLService:
         from slipway.automl.loop import AutoMLLoop
 
         loop = AutoMLLoop(self, name, adopt)
-        thread = threading.Thread(target=loop.run, name=f"slipway-automl-{name}", daemon=True)
-        self._watchers[name] = thread
-        thread.start()
+        self.lifecycle.run(name, loop.run, loop.on_error)
 
     def candidate_jobs(self, job: Job) -> list[TrainingJob]:
         """Every training job of the AutoML job: defaults, tuning children, ensemble."""

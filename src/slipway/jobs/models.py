@@ -90,6 +90,14 @@ class ChildState(NamedTuple):
     result: dict[str, Any]
 
 
+class Orphan(NamedTuple):
+    """A running job whose watcher may be gone: who watched it and when it last beat."""
+
+    job_name: str
+    watcher: str | None
+    heartbeat_at: dt.datetime | None
+
+
 class Stage(NamedTuple):
     """A secondary status a job entered, with its message and when."""
 

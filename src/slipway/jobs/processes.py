@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -28,6 +29,20 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
     except (OSError, IndexError):
         return False
+
+
+def this_watcher() -> str:
+    """How a job row names the process watching it: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def watcher_died_here(watcher: str | None) -> bool:
+    """Whether a watcher was a process of this host that has ended.
+
+    Its jobs need not wait out the heartbeat's silence to be adopted.
+    """
+    host, _, pid = (watcher or "").rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not alive(int(pid))
 
 
 def stop(pid: int, grace_seconds: float) -> None:

@@ -25,10 +25,12 @@ from slipway.jobs.models import (
     JobKind,
     JobStatus,
     LogLine,
+    Orphan,
     SecondaryStatus,
     Stage,
     StatusTransition,
 )
+from slipway.jobs.processes import this_watcher
 from slipway.store.db import Database
 
 # Where a user finds the names of each kind of job.
@@ -96,6 +98,7 @@ class JobService:
                     "result": {},
                     "stop_requested": False,
                     "heartbeat_at": now,
+                    "watcher": this_watcher(),
                 },
             ).scalar_one()
             conn.execute(
@@ -303,38 +306,43 @@ class JobService:
 
     # --- watchers -----------------------------------------------------------------------
 
-    def heartbeat(self, kind: JobKind, name: str, pid: int | None) -> None:
-        """The watcher of a job says it is alive (and which process it watches)."""
+    def heartbeat(self, kind: JobKind, names: Sequence[str]) -> None:
+        """The watcher of these jobs says it is alive, for all of them in one write."""
         with self.db.write() as conn:
             conn.execute(
                 sa.update(t.jobs)
-                .where(t.jobs.c.kind == kind.value, t.jobs.c.name == name)
-                .values(heartbeat_at=_now(), pid=pid)
+                .where(t.jobs.c.kind == kind.value, t.jobs.c.name.in_(list(names)))
+                .values(heartbeat_at=_now())
             )
 
-    def orphans(self, kind: JobKind, silent_for: dt.timedelta) -> list[Job]:
-        """Running jobs whose watcher has not beaten for a while: someone must adopt them."""
+    def orphans(self, kind: JobKind, silent_for: dt.timedelta) -> list[Orphan]:
+        """Running jobs whose watcher has not beaten for a while: someone may adopt them."""
         cutoff = _now() - silent_for
-        query = sa.select(t.jobs.c.id).where(
+        query = sa.select(t.jobs.c.name, t.jobs.c.watcher, t.jobs.c.heartbeat_at).where(
             t.jobs.c.kind == kind.value,
             t.jobs.c.status.in_([JobStatus.IN_PROGRESS.value, JobStatus.STOPPING.value]),
             sa.or_(t.jobs.c.heartbeat_at.is_(None), t.jobs.c.heartbeat_at < cutoff),
         )
         with self.db.read() as conn:
-            return q.load_jobs(conn, list(conn.scalars(query)))
+            return [Orphan(*row) for row in conn.execute(query)]
 
-    def claim(self, kind: JobKind, name: str, silent_for: dt.timedelta) -> bool:
-        """Take over watching an orphan; False if another process was quicker."""
+    def claim(self, kind: JobKind, orphan: Orphan, silent_for: dt.timedelta) -> bool:
+        """Take over watching an orphan; False if another process was quicker.
+
+        The orphan's watcher must not have changed since it was seen: of two processes
+        that saw the same orphan, one becomes its watcher.
+        """
         cutoff = _now() - silent_for
         with self.db.write() as conn:
             result = conn.execute(
                 sa.update(t.jobs)
                 .where(
                     t.jobs.c.kind == kind.value,
-                    t.jobs.c.name == name,
+                    t.jobs.c.name == orphan.job_name,
+                    t.jobs.c.watcher.is_not_distinct_from(orphan.watcher),
                     sa.or_(t.jobs.c.heartbeat_at.is_(None), t.jobs.c.heartbeat_at < cutoff),
                 )
-                .values(heartbeat_at=_now())
+                .values(heartbeat_at=_now(), watcher=this_watcher())
             )
             return result.rowcount == 1
 

@@ -24,10 +24,12 @@ jobs = sa.Table(
     sa.Column("parent_id", _ID, sa.ForeignKey("jobs.id", ondelete="SET NULL"), index=True),
     sa.Column("spec", sa.JSON, nullable=False),
     sa.Column("result", sa.JSON, nullable=False),
-    # Who watches the job's process: its pid and a heartbeat. A job whose watcher stopped
-    # beating is adopted by the next slipway process that looks (see jobs.supervisor).
+    # Who watches the job: the watching process ("host:pid"), its heartbeat, and the pid of
+    # the job's own process if it has one. A job whose watcher stopped beating, or died on
+    # this host, is adopted by the next slipway process that looks (see jobs.lifecycle).
     sa.Column("pid", sa.Integer),
     sa.Column("heartbeat_at", UTCDateTime),
+    sa.Column("watcher", sa.String(128)),
     sa.Column("stop_requested", sa.Boolean, nullable=False, default=False),
     sa.UniqueConstraint("kind", "name"),
 )

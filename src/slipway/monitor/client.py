@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import time
 from typing import Any
 from urllib.parse import quote
 
 from slipway._http import HttpClient
 from slipway.experiments.models import Page
+from slipway.jobs.waiting import wait_until
 from slipway.monitor.models import (
     AlertDelivery,
     BaselineResult,
@@ -138,12 +138,12 @@ class RemoteMonitor:
     def wait_for_execution(
         self, name: str, timeout: float = 300, poll: float = 0.2
     ) -> MonitoringExecution:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.describe_monitoring_execution(name)
-            if found.monitoring_execution_status in _FINAL or time.monotonic() > deadline:
-                return found
-            time.sleep(poll)
+        return wait_until(
+            lambda: self.describe_monitoring_execution(name),
+            lambda found: found.monitoring_execution_status in _FINAL,
+            timeout,
+            poll,
+        )
 
     def read_execution_file(self, name: str, file_name: str) -> bytes:
         return b"".join(self.http.stream(f"{_EXECUTIONS}/{_q(name)}/files/{_q(file_name)}", {}))

@@ -4,9 +4,9 @@ the scheduler step, alerts and the retraining trigger.
 An execution belongs to the process that created its job row. Scheduled executions are
 named after their schedule and firing time, so the jobs table's unique (kind, name) is
 the lock that lets several servers share one database and still run each execution
-once: whoever inserts the row runs it, the others see it exists and move on. A running
-execution's process beats a heartbeat; if it dies, another process adopts the execution
-and runs it again from the start.
+once: whoever inserts the row runs it, the others see it exists and move on. The job
+life cycle (``jobs.lifecycle``) beats a running execution's heartbeat; if its process
+dies, another process adopts the execution and runs it again from the start.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import logging
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from slipway.artifacts.service import ArtifactService
 from slipway.errors import AlreadyExists, NotFound, SlipwayError, ValidationError
 from slipway.experiments.expressions import decode_token, encode_token
 from slipway.experiments.models import Page
+from slipway.jobs.lifecycle import JobLifecycle
 from slipway.jobs.models import Job, JobKind, JobStatus, SecondaryStatus
 from slipway.jobs.service import JobService
 from slipway.monitor import _execution, metrics
@@ -57,8 +57,6 @@ from slipway.settings import Settings
 from slipway.store.db import Database
 
 KIND = JobKind.MONITORING
-ORPHAN_AFTER = dt.timedelta(seconds=60)
-HEARTBEAT_SECONDS = 5.0
 EXECUTION_FILES = ("statistics.json", "constraint_violations.json", "report.html")
 log = logging.getLogger("slipway.monitor")
 
@@ -87,13 +85,7 @@ class MonitorService:
         self.settings = settings
         self.deliveries = Deliveries(database)
         self.wake = threading.Event()  # set when there is scheduler work to do at once
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, min(settings.max_parallel_jobs, 4)),
-            thread_name_prefix="slipway-monitor",
-        )
-        self._owned: set[str] = set()
-        self._lock = threading.Lock()
-        self._beating = False
+        self.lifecycle = JobLifecycle(jobs, KIND, max(1, min(settings.max_parallel_jobs, 4)))
         metrics.publish(self)
 
     # --- baselines ----------------------------------------------------------------------
@@ -257,18 +249,13 @@ class MonitorService:
         return Page[MonitoringExecution](items=items, next_token=token)
 
     def stop_monitoring_execution(self, name: str) -> MonitoringExecution:
-        self.jobs.request_stop(KIND, name)
+        self.lifecycle.stop(name)
         return self.describe_monitoring_execution(name)
 
     def wait_for_execution(
         self, name: str, timeout: float = 300, poll: float = 0.1
     ) -> MonitoringExecution:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.describe_monitoring_execution(name)
-            if found.monitoring_execution_status in _FINAL or time.monotonic() > deadline:
-                return found
-            time.sleep(poll)
+        return _describe_execution(self.lifecycle.wait(name, timeout, poll))
 
     def read_execution_file(self, name: str, file_name: str) -> bytes:
         """statistics.json, constraint_violations.json or report.html of an execution."""
@@ -351,15 +338,8 @@ class MonitorService:
         return started
 
     def adopt_orphans(self) -> list[str]:
-        adopted = []
-        for job in self.jobs.orphans(KIND, ORPHAN_AFTER):
-            if job.job_name in self._owned:
-                continue
-            if self.jobs.claim(KIND, job.job_name, ORPHAN_AFTER):
-                log.info("running monitoring execution %s again: its process is gone", job.job_name)
-                self._submit(job.job_name)
-                adopted.append(job.job_name)
-        return adopted
+        """Run executions again from the start whose process is gone."""
+        return self.lifecycle.adopt_orphans(self._submit)
 
     def latest_metrics(self) -> list[Any]:
         """The per-feature metrics of each schedule's latest execution."""
@@ -377,7 +357,7 @@ class MonitorService:
             return list(conn.execute(query))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.lifecycle.close()
 
     # --- firing -------------------------------------------------------------------------
 
@@ -432,8 +412,6 @@ class MonitorService:
             "Config": config.to_wire(),
         }
         job = self.jobs.create_job(KIND, name, spec)
-        with self._lock:
-            self._owned.add(name)
         with self.db.write() as conn:
             conn.execute(
                 sa.insert(t.monitoring_executions).values(
@@ -458,64 +436,40 @@ class MonitorService:
             )
 
     def _submit(self, name: str) -> None:
-        with self._lock:
-            self._owned.add(name)
-            if not self._beating:
-                self._beating = True
-                threading.Thread(
-                    target=self._beat, name="slipway-monitor-heartbeat", daemon=True
-                ).start()
-        self._pool.submit(self._run, name)
+        def fail(error: Exception) -> None:
+            self._fail(name, f"InternalError: {error!r}")
 
-    def _beat(self) -> None:
-        """Heartbeats for every execution this process owns, queued or running."""
-        while True:
-            time.sleep(HEARTBEAT_SECONDS)
-            with self._lock:
-                owned = list(self._owned)
-            for name in owned:
-                try:
-                    self.jobs.heartbeat(KIND, name, None)
-                except Exception:  # the database is away for a moment; beat again later
-                    log.debug("heartbeat of %s failed", name, exc_info=True)
+        self.lifecycle.run(name, lambda: self._run(name), fail, queue=True)
 
     # --- running ------------------------------------------------------------------------
 
     def _run(self, name: str) -> None:
-        """The whole life of one execution; whatever happens it ends in a final status."""
-        try:
-            job = self.jobs.get_job(KIND, name)
-            spec = job.spec
-            config = CreateMonitoringSchedule.model_validate(spec["Config"])
-            self.jobs.transition(
-                KIND, name, SecondaryStatus.DOWNLOADING, "reading the captured data of the window"
-            )
-            ctx = _execution.Context(
-                name=name,
-                config=config,
-                capture_uri=spec["CaptureUri"],
-                start=dt.datetime.fromisoformat(spec["DataAnalysisStartTime"]),
-                end=dt.datetime.fromisoformat(spec["DataAnalysisEndTime"]),
-                output_uri=spec["OutputUri"],
-                should_stop=lambda: self.jobs.stop_requested(KIND, name),
-                log=lambda message: self.jobs.append_logs(KIND, name, [(time.time(), message)]),
-                upload=self._put_file,
-            )
-            self._finish(job, config, ctx)
-        except Exception as error:  # the scheduler must survive anything
-            log.exception("monitoring execution %s failed", name)
-            self._fail(name, f"InternalError: {error!r}")
-        finally:
-            with self._lock:
-                self._owned.discard(name)
+        """The whole life of one execution, run by its life cycle."""
+        job = self.jobs.get_job(KIND, name)
+        spec = job.spec
+        config = CreateMonitoringSchedule.model_validate(spec["Config"])
+        self.jobs.transition(
+            KIND, name, SecondaryStatus.DOWNLOADING, "reading the captured data of the window"
+        )
+        ctx = _execution.Context(
+            name=name,
+            config=config,
+            capture_uri=spec["CaptureUri"],
+            start=dt.datetime.fromisoformat(spec["DataAnalysisStartTime"]),
+            end=dt.datetime.fromisoformat(spec["DataAnalysisEndTime"]),
+            output_uri=spec["OutputUri"],
+            should_stop=lambda: self.lifecycle.stop_requested(name),
+            log=lambda message: self.jobs.append_logs(KIND, name, [(time.time(), message)]),
+            upload=self._put_file,
+        )
+        self._finish(job, config, ctx)
 
     def _finish(self, job: Job, config: CreateMonitoringSchedule, ctx: _execution.Context) -> None:
         name = job.job_name
         try:
             result = _execution.run(ctx)
         except _execution.Stopped:
-            self.jobs.finish(
-                KIND,
+            self.lifecycle.finish(
                 name,
                 JobStatus.STOPPED,
                 result=_status_result(ExecutionStatus.STOPPED, "Stopped by request."),
@@ -553,7 +507,7 @@ class MonitorService:
         pending = self._record_alerts(
             job, config, status, values, result.violations, values["Drift"]
         )
-        self.jobs.finish(KIND, name, JobStatus.COMPLETED, result=values)
+        self.lifecycle.finish(name, JobStatus.COMPLETED, result=values)
         self._send_alerts(pending)
 
     def _fail(self, name: str, reason: str, config: CreateMonitoringSchedule | None = None) -> None:
@@ -564,11 +518,11 @@ class MonitorService:
             pending = self._record_alerts(
                 job, config, ExecutionStatus.FAILED, values, [], {}, reason
             )
-            self.jobs.finish(KIND, name, JobStatus.FAILED, reason, result=values)
+            self.lifecycle.finish(name, JobStatus.FAILED, reason, result=values)
         except Exception:  # the job or its schedule is unreadable; end it all the same
             log.exception("recording the failure of %s", name)
             with contextlib.suppress(SlipwayError):
-                self.jobs.finish(KIND, name, JobStatus.FAILED, reason, result=values)
+                self.lifecycle.finish(name, JobStatus.FAILED, reason, result=values)
             return
         self._send_alerts(pending)
 
@@ -705,14 +659,6 @@ class MonitorService:
             monitoring_schedule_config=config,
             last_monitoring_execution_summary=latest[0] if latest else None,
         )
-
-
-_FINAL = {
-    ExecutionStatus.COMPLETED,
-    ExecutionStatus.COMPLETED_WITH_VIOLATIONS,
-    ExecutionStatus.FAILED,
-    ExecutionStatus.STOPPED,
-}
 
 
 def _status_result(status: ExecutionStatus, message: str) -> dict[str, Any]:

@@ -31,15 +31,12 @@ def _stop_on_sigterm(*_: Any) -> None:
     raise Stopped
 
 
-_STOP = {
-    "TrainingJob": ("training", "stop_training_job", "TrainingJobName"),
-    "HyperparameterTuningJob": (
-        "tuning",
-        "stop_hyper_parameter_tuning_job",
-        "HyperParameterTuningJobName",
-    ),
-    "BatchTransformJob": ("transform", "stop_transform_job", "TransformJobName"),
-    "AutoMLJob": ("automl", "stop_auto_ml_job", "AutoMLJobName"),
+# Each kind that runs to its end as a slipway job: its service and the verb that creates it.
+_JOBS = {
+    "TrainingJob": ("training", "create_training_job"),
+    "HyperparameterTuningJob": ("tuning", "create_hyper_parameter_tuning_job"),
+    "BatchTransformJob": ("transform", "create_transform_job"),
+    "AutoMLJob": ("automl", "create_auto_ml_job"),
 }
 
 
@@ -54,31 +51,20 @@ def execute(kind: str) -> str:
     request = _request(kind)
     svc = services()
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    if kind not in _JOBS:
+        try:
+            return _monitor(svc.monitor, request.monitoring_schedule_name)
+        except Stopped:
+            return "Stopped"
+    capability, create = _JOBS[kind]
+    service = getattr(svc, capability)
+    name = request.model_dump(by_alias=True)[KINDS[kind].name_field]
     try:
-        return _run(kind, request, svc)
+        getattr(service, create)(request)
+        return service.lifecycle.wait(name).status
     except Stopped:
-        if kind in _STOP:
-            service, verb, field = _STOP[kind]
-            name = request.model_dump(by_alias=True)[field]
-            getattr(getattr(svc, service), verb)(name)
+        service.lifecycle.stop(name)
         return "Stopped"
-
-
-def _run(kind: str, request: Any, svc: Any) -> str:
-    if kind == "TrainingJob":
-        svc.training.create_training_job(request)
-        return svc.training.wait(request.training_job_name).training_job_status
-    if kind == "HyperparameterTuningJob":
-        svc.tuning.create_hyper_parameter_tuning_job(request)
-        done = svc.tuning.wait(request.hyper_parameter_tuning_job_name)
-        return done.hyper_parameter_tuning_job_status
-    if kind == "BatchTransformJob":
-        svc.transform.create_transform_job(request)
-        return svc.transform.wait(request.transform_job_name).transform_job_status
-    if kind == "AutoMLJob":
-        svc.automl.create_auto_ml_job(request)
-        return svc.automl.wait(request.auto_ml_job_name).auto_ml_job_status
-    return _monitor(svc.monitor, request.monitoring_schedule_name)
 
 
 def _monitor(monitor: Any, schedule_name: str) -> str:

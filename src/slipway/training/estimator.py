@@ -17,6 +17,7 @@ from typing import Any
 
 from slipway.errors import SlipwayError, ValidationError
 from slipway.jobs.models import JobStatus
+from slipway.jobs.waiting import wait_until
 from slipway.names import generate_name
 from slipway.platform import training_backend
 from slipway.training.models import Channel, CreateTrainingJob, ExperimentConfig
@@ -128,10 +129,12 @@ class TrainingJob:
         if waiter is not None:
             description = waiter(self.name)
         else:
-            description = backend.describe_training_job(self.name)
-            while not description.training_job_status.is_final:
-                time.sleep(_FOLLOW_POLL)
-                description = backend.describe_training_job(self.name)
+            description = wait_until(
+                lambda: backend.describe_training_job(self.name),
+                lambda found: found.training_job_status.is_final,
+                None,
+                _FOLLOW_POLL,
+            )
         if description.training_job_status != JobStatus.COMPLETED:
             reason = description.failure_reason or "no reason given"
             raise JobFailed(

@@ -2,18 +2,18 @@
 
 A job moves through Starting -> Downloading -> Training -> Uploading -> Completed (or
 Failed / Stopped / MaxRuntimeExceeded). The process that creates a job watches it from a
-thread; the job's own process is detached (see jobs.runner), so a job outlives a server
-restart and is adopted by the next process that looks for orphans.
+thread (see jobs.lifecycle); the job's own process runs apart (see jobs.backend), so a
+job outlives a server restart and is adopted by the next process that looks for orphans.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -27,9 +27,10 @@ from slipway.experiments.models import (
     Source,
 )
 from slipway.experiments.service import ExperimentsService
-from slipway.jobs.models import ChildState, Job, JobKind, JobStatus, LogLine
+from slipway.jobs.backend import backend_for
+from slipway.jobs.lifecycle import EndListener, JobLifecycle
+from slipway.jobs.models import Job, JobKind, JobStatus, LogLine
 from slipway.jobs.service import JobService
-from slipway.jobs.threads import WatcherThreads
 from slipway.names import check_name
 from slipway.settings import Settings
 from slipway.training.container import encoded_hyperparameters
@@ -46,11 +47,8 @@ from slipway.training.watcher import JobWatcher, PreparedFolder
 
 log = logging.getLogger("slipway.training")
 KIND = JobKind.TRAINING
-_ORPHAN_AFTER = dt.timedelta(seconds=15)
 
 MetricListener = Callable[[str, float, int], None]
-# Told a job's name and how it ended (None: its watcher failed before storing that).
-EndListener = Callable[[str, ChildState | None], None]
 
 
 class TrainingService:
@@ -67,11 +65,10 @@ class TrainingService:
         self.experiments = experiments
         self.artifacts = artifacts
         self.settings = settings
-        self.slots = threading.BoundedSemaphore(settings.max_parallel_jobs)
+        self.lifecycle = JobLifecycle(jobs, KIND, settings.max_parallel_jobs)
+        self.backend = backend_for(settings)
         self.folders = Path(settings.home) / "jobs" / "training"  # one per job, by name
         self._listeners: dict[str, list[MetricListener]] = {}
-        self._end_listeners: dict[str, list[EndListener]] = {}
-        self._watchers = WatcherThreads("slipway-training")
         self._lock = threading.Lock()
 
     # --- the verbs ----------------------------------------------------------------------
@@ -154,7 +151,7 @@ class TrainingService:
         )
 
     def stop_training_job(self, name: str) -> TrainingJob:
-        self.jobs.request_stop(KIND, name)
+        self.lifecycle.stop(name)
         return self.describe_training_job(name)
 
     def read_logs(self, name: str, after_line: int = 0, limit: int = 1000) -> list[LogLine]:
@@ -162,15 +159,7 @@ class TrainingService:
 
     def wait(self, name: str, timeout: float | None = None, poll: float = 0.05) -> TrainingJob:
         """Block until the job ends (or the timeout passes); returns its description."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self._watchers.join(name, timeout)
-        while True:
-            job = self.describe_training_job(name)
-            if job.training_job_status.is_final:
-                return job
-            if deadline is not None and time.monotonic() > deadline:
-                return job
-            time.sleep(poll)
+        return _describe(self.lifecycle.wait(name, timeout, poll))
 
     def add_metric_listener(self, name: str, listener: MetricListener) -> None:
         """Be told of every metric value a running job's logs yield (the tuner prunes so)."""
@@ -179,8 +168,7 @@ class TrainingService:
 
     def add_end_listener(self, name: str, listener: EndListener) -> None:
         """Be told when this process's watcher of a job has ended it, and how."""
-        with self._lock:
-            self._end_listeners.setdefault(name, []).append(listener)
+        self.lifecycle.add_end_listener(name, listener)
 
     def notify_points(self, name: str, points: list[MetricPoint]) -> None:
         """Tell the metric listeners of a job about points its watcher stored."""
@@ -188,25 +176,15 @@ class TrainingService:
             for point in points:
                 listener(point.metric_name, point.value, point.iteration_number or 0)
 
-    def notify_ended(self, name: str, state: ChildState | None) -> None:
-        """A job's watcher is done: drop its listeners, telling the end listeners."""
-        for listener in self._drop_listeners(name):
-            listener(name, state)
-
-    def _drop_listeners(self, name: str) -> list[EndListener]:
-        """Forget a job's listeners; returns its end listeners."""
+    def _drop_listeners(self, name: str) -> None:
+        """Forget a job's listeners: its watcher is done, or was never started."""
         with self._lock:
             self._listeners.pop(name, None)
-            return self._end_listeners.pop(name, [])
+        self.lifecycle.drop_end_listeners(name)
 
     def adopt_orphans(self) -> list[str]:
         """Watch running jobs nobody watches (their watcher's process ended)."""
-        adopted = []
-        for job in self.jobs.orphans(KIND, _ORPHAN_AFTER):
-            if self.jobs.claim(KIND, job.job_name, _ORPHAN_AFTER):
-                self._watch_in_background(job.job_name, adopt=True)
-                adopted.append(job.job_name)
-        return adopted
+        return self.lifecycle.adopt_orphans(lambda name: self._watch_in_background(name, True))
 
     # --- checks and tracking ------------------------------------------------------------
 
@@ -280,7 +258,16 @@ class TrainingService:
         prepared: PreparedFolder | None = None,
     ) -> None:
         watcher = JobWatcher(self)
-        self._watchers.start(name, lambda: watcher.run(name, adopt, request, prepared))
+
+        def work() -> None:
+            try:
+                watcher.run(name, adopt, request, prepared)
+            finally:
+                with self._lock:
+                    self._listeners.pop(name, None)
+
+        on_error = functools.partial(watcher.on_error, name)
+        self.lifecycle.run(name, work, on_error, queue=not adopt)
 
 
 def _describe(job: Job, request: CreateTrainingJob | None = None) -> TrainingJob:

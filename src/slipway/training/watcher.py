@@ -1,9 +1,9 @@
 """The life of one training job's process: its folder, its run, its end.
 
-A watcher runs in a thread of the process that created (or adopted) the job. It prepares
-the container folder, starts the script detached (see jobs.runner), stores its log and
-the metric points the regexes find in it, packs the model and ends the job and its
-trial component, whatever happened on the way.
+A watcher is the work the job life cycle (``jobs.lifecycle``) runs in a thread of the
+process that created (or adopted) the job. It prepares the container folder, starts the
+script with the job backend (``jobs.backend``), stores its log and the metric points the
+regexes find in it, packs the model and ends the job and its trial component.
 """
 
 from __future__ import annotations
@@ -24,15 +24,9 @@ from slipway.experiments.models import (
     PrimaryStatus,
     TrialComponentStatus,
 )
-from slipway.jobs import processes, runner
-from slipway.jobs.models import (
-    ChildState,
-    JobKind,
-    JobStatus,
-    LogLine,
-    SecondaryStatus,
-    Stage,
-)
+from slipway.jobs.backend import Command, JobProcess, JobRef, Outcome, follow
+from slipway.jobs.lifecycle import failure_reason
+from slipway.jobs.models import JobKind, JobStatus, LogLine, SecondaryStatus, Stage
 from slipway.store.artifacts import ArtifactInfo
 from slipway.training.container import ContainerRoot
 from slipway.training.models import CreateTrainingJob, source_arn, trial_component_name
@@ -51,8 +45,7 @@ class PreparedFolder:
     """A job's folder made ready ahead of its start, and the command to run in it."""
 
     name: str
-    argv: list[str]
-    env: dict[str, str]
+    command: Command
 
 
 class JobWatcher:
@@ -61,10 +54,11 @@ class JobWatcher:
     def __init__(self, service: TrainingService) -> None:
         self.service = service
         self.jobs = service.jobs
+        self.lifecycle = service.lifecycle
+        self.backend = service.backend
         self.experiments = service.experiments
         self.artifacts = service.artifacts
         self.settings = service.settings
-        self.ended: ChildState | None = None  # how the job ended, once stored
 
     def folder(self, name: str) -> ContainerRoot:
         """The job's stand-in for /opt/ml."""
@@ -77,51 +71,30 @@ class JobWatcher:
         request: CreateTrainingJob | None,
         prepared: PreparedFolder | None = None,
     ) -> None:
-        """The whole life of one job; any error ends it Failed with the reason.
+        """The whole life of one job, from its start or its adoption to its end.
 
         ``prepared``: its folder, made ready before the job was created.
         """
-        try:
-            job = None
-            if request is None:  # an adopted job: what it runs is in its row
-                job = self.jobs.get_job(KIND, name)
-                request = CreateTrainingJob.model_validate(job.spec)
-            root = self.folder(name)
-            files = runner.JobFiles(root.root / "logs")
-            if not adopt:
-                self._wait_for_slot(name)
-                try:
-                    process, started = self._start(request, root, files, prepared)
-                    followed = self._follow(request, process, files, started, 0)
-                    self._finish(request, root, *followed)
-                finally:
-                    self.service.slots.release()
-                return
-            pid = self.jobs.pid(KIND, name)
-            if pid is None:
-                self._fail(name, "the job's process was never started (its watcher stopped)")
-                return
-            # Lines the previous watcher stored are not stored (or scanned for metrics) twice.
-            done = self._last_stored_line(name)
-            job = job or self.jobs.get_job(KIND, name)
-            started = (job.start_time or dt.datetime.now(dt.UTC)).timestamp()
-            watched = processes.Watched(pid)
-            self._finish(request, root, *self._follow(request, watched, files, started, done))
-        except Exception as error:  # the job must end in a final status whatever happened
-            reason = error.message if isinstance(error, SlipwayError) else repr(error)
-            self._fail(
-                name,
-                f"ClientError: {reason}"
-                if isinstance(error, SlipwayError)
-                else f"InternalError: {reason}",
-            )
-        finally:
-            self.service.notify_ended(name, self.ended)
-
-    def _wait_for_slot(self, name: str) -> None:
-        """Queue for one of the parallel job slots, beating so the job is not an orphan."""
-        while not self.service.slots.acquire(timeout=runner.HEARTBEAT_SECONDS):
-            self.jobs.heartbeat(KIND, name, None)
+        job = None
+        if request is None:  # an adopted job: what it runs is in its row
+            job = self.jobs.get_job(KIND, name)
+            request = CreateTrainingJob.model_validate(job.spec)
+        root = self.folder(name)
+        ref = JobRef(KIND, name, root.root / "logs")
+        if not adopt:
+            process, started = self._start(request, root, ref, prepared)
+            self._finish(request, root, *self._follow(request, process, started, 0))
+            return
+        pid = self.jobs.pid(KIND, name)
+        if pid is None:
+            self.fail(name, "the job's process was never started (its watcher stopped)")
+            return
+        # Lines the previous watcher stored are not stored (or scanned for metrics) twice.
+        done = self._last_stored_line(name)
+        job = job or self.jobs.get_job(KIND, name)
+        started = (job.start_time or dt.datetime.now(dt.UTC)).timestamp()
+        process = self.backend.adopt(ref, pid, done)
+        self._finish(request, root, *self._follow(request, process, started, done))
 
     def prepare(self, request: CreateTrainingJob) -> PreparedFolder:
         """Make the job's folder (config, code, data): what runs in it, and how."""
@@ -134,16 +107,16 @@ class JobWatcher:
             root.fetch_code(request.source_uri, self.settings)
         for channel, spec in request.input_data_config.items():
             root.fetch_channel(channel, spec.uri)
-        env = self._environment(request, root)
-        return PreparedFolder(request.training_job_name, root.command(request), env)
+        command = Command(root.command(request), self._environment(request, root), root.code)
+        return PreparedFolder(request.training_job_name, command)
 
     def _start(
         self,
         request: CreateTrainingJob,
         root: ContainerRoot,
-        files: runner.JobFiles,
+        ref: JobRef,
         prepared: PreparedFolder | None,
-    ) -> tuple[processes.Running, float]:
+    ) -> tuple[JobProcess, float]:
         name = request.training_job_name
         downloading = Stage(SecondaryStatus.DOWNLOADING, _DOWNLOADING, dt.datetime.now(dt.UTC))
         entered = False
@@ -153,15 +126,13 @@ class JobWatcher:
                 entered = True
             prepared = self.prepare(request)
         launched_at = dt.datetime.now(dt.UTC)
-        process = runner.launch(
-            prepared.argv, prepared.env, root.code, files, self.settings.job_start_method
-        )
+        process = self.backend.start(ref, prepared.command)
         started = time.time()
         # A folder ready in milliseconds (or before the job) has its stage recorded now,
         # with its true times, in the write that records the start of training.
         training = Stage(SecondaryStatus.TRAINING, "running the entry point", launched_at)
         stages = [training] if entered else [downloading, training]
-        self.jobs.enter_stages(KIND, name, stages, process.pid)
+        self.jobs.enter_stages(KIND, name, stages, process.identity)
         return process, started
 
     def _environment(self, request: CreateTrainingJob, root: ContainerRoot) -> dict[str, str]:
@@ -183,24 +154,19 @@ class JobWatcher:
     def _follow(
         self,
         request: CreateTrainingJob,
-        process: processes.Running,
-        files: runner.JobFiles,
+        process: JobProcess,
         started: float,
         skip_lines: int,
-    ) -> tuple[runner.Outcome, _LogScanner]:
+    ) -> tuple[Outcome, _LogScanner]:
         """Watch the job's process to its end."""
         name = request.training_job_name
         scanner = _LogScanner(self.service, request)
         if skip_lines:
             scanner.steps = self._resume_metrics(name, scanner.regexes)
-        pid = process.pid
-        outcome = runner.watch(
+        outcome = follow(
             process,
-            files,
-            runner.LogTail(files.log, skip_lines=skip_lines),
             scanner.store,
-            should_stop=lambda: self.jobs.stop_requested(KIND, name),
-            heartbeat=lambda: self.jobs.heartbeat(KIND, name, pid),
+            should_stop=lambda: self.lifecycle.stop_requested(name),
             max_run_seconds=request.max_run,
             started_at=started,
             grace_seconds=self.settings.job_stop_grace_seconds,
@@ -211,7 +177,7 @@ class JobWatcher:
         self,
         request: CreateTrainingJob,
         root: ContainerRoot,
-        outcome: runner.Outcome,
+        outcome: Outcome,
         scanner: _LogScanner,
     ) -> None:
         name = request.training_job_name
@@ -249,20 +215,21 @@ class JobWatcher:
                 JobStatus.STOPPED: PrimaryStatus.STOPPED,
             }.get(status, PrimaryStatus.FAILED)
             result["FinalMetricDataList"] = self._final_metrics(name)
-            self.jobs.finish(KIND, name, status, reason, secondary, result, earlier)
+            self.lifecycle.finish(
+                name, status, reason, secondary=secondary, result=result, stages=earlier
+            )
             self.experiments.update_trial_component(
                 trial_component_name(name),
                 status=TrialComponentStatus(primary_status=tc_status, message=reason),
                 end_time=dt.datetime.now(dt.UTC),
                 output_artifacts=outputs or None,
             )
-        self.ended = ChildState(status, result)
 
     def _ending(
         self,
         request: CreateTrainingJob,
         root: ContainerRoot,
-        outcome: runner.Outcome,
+        outcome: Outcome,
         succeeded: bool,
     ) -> tuple[JobStatus, SecondaryStatus, str | None]:
         """How a job whose process has ended ends: its status, last stage and reason."""
@@ -327,7 +294,7 @@ class JobWatcher:
             if summary.last is not None
         ]
 
-    def _failure_reason(self, name: str, root: ContainerRoot, outcome: runner.Outcome) -> str:
+    def _failure_reason(self, name: str, root: ContainerRoot, outcome: Outcome) -> str:
         written = root.failure_reason()
         if written:
             return written
@@ -351,9 +318,13 @@ class JobWatcher:
             lines = (lines + page)[-_LOG_TAIL:]
             after = page[-1].line_number
 
-    def _fail(self, name: str, reason: str) -> None:
+    def on_error(self, name: str, error: Exception) -> None:
+        """End a job whose watcher met an error Failed, with its trial component."""
+        self.fail(name, failure_reason(error))
+
+    def fail(self, name: str, reason: str) -> None:
         try:
-            self.jobs.finish(KIND, name, JobStatus.FAILED, reason)
+            self.lifecycle.finish(name, JobStatus.FAILED, reason)
             self.experiments.update_trial_component(
                 trial_component_name(name),
                 status=TrialComponentStatus(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import time
 from urllib.parse import quote
 
 from slipway._http import HttpClient
 from slipway.experiments.models import Page
 from slipway.jobs.models import JobStatus
+from slipway.jobs.waiting import wait_until
 from slipway.transform.models import CreateTransformJob, TransformJob
 
 _BASE = "/transform-jobs"
@@ -52,14 +52,12 @@ class RemoteTransform:
         return TransformJob.model_validate(body)
 
     def wait(self, name: str, timeout: float | None = None, poll: float = 0.25) -> TransformJob:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.describe_transform_job(name)
-            if job.transform_job_status.is_final:
-                return job
-            if deadline is not None and time.monotonic() > deadline:
-                return job
-            time.sleep(poll)
+        return wait_until(
+            lambda: self.describe_transform_job(name),
+            lambda job: job.transform_job_status.is_final,
+            timeout,
+            poll,
+        )
 
 
 @functools.cache

@@ -1,9 +1,9 @@
 """Batch transform jobs: score a dataset with a hosted model, offline and resumable.
 
-A job runs in a thread of the process that creates it (the server, or the SDK user's
-process when embedded), with ``MaxConcurrentTransforms`` worker threads over its files.
-The thread beats the job's heartbeat; when its process dies, any later slipway process
-adopts the job and continues where it stopped (see ``_execution``).
+A job runs in a watcher thread of the process that creates it (the server, or the SDK
+user's process when embedded; see ``jobs.lifecycle``), with ``MaxConcurrentTransforms``
+worker threads over its files. When that process dies, any later slipway process adopts
+the job and continues where it stopped (see ``_execution``).
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import socket
 import threading
-import time
 from pathlib import Path
 
 from slipway.artifacts.service import ArtifactService
 from slipway.errors import NotFound, SlipwayError, ValidationError
 from slipway.experiments.models import Artifact, Page, PrimaryStatus, Source, TrialComponentStatus
 from slipway.experiments.service import ExperimentsService
-from slipway.jobs import processes
+from slipway.jobs.lifecycle import JobLifecycle, failure_reason
 from slipway.jobs.models import Job, JobKind, JobStatus, SecondaryStatus
 from slipway.jobs.service import JobService
 from slipway.serving.models import ContainerMode
@@ -31,8 +29,8 @@ from slipway.transform.models import CreateTransformJob, TransformJob, Transform
 
 KIND = JobKind.TRANSFORM
 SOURCE_TYPE = "SageMakerTransformJob"
-_ORPHAN_AFTER = dt.timedelta(seconds=15)
-_BEAT_SECONDS = 1.0
+# How often a running job's progress is stored and a stop request looked for.
+_PROGRESS_SECONDS = 1.0
 
 
 def trial_component_name(job_name: str) -> str:
@@ -60,7 +58,7 @@ class TransformService:
         self.experiments = experiments
         self.artifacts = artifacts
         self.settings = settings
-        self._watchers: dict[str, threading.Thread] = {}
+        self.lifecycle = JobLifecycle(jobs, KIND)
 
     # --- the verbs ----------------------------------------------------------------------
 
@@ -76,7 +74,7 @@ class TransformService:
         try:
             self._create_trial_component(request)
         except SlipwayError as error:
-            self.jobs.finish(KIND, name, JobStatus.FAILED, f"ClientError: {error.message}")
+            self.jobs.finish(KIND, name, JobStatus.FAILED, failure_reason(error))
             raise
         self._run_in_background(name)
         return self.describe_transform_job(name)
@@ -97,38 +95,16 @@ class TransformService:
         )
 
     def stop_transform_job(self, name: str) -> TransformJob:
-        self.jobs.request_stop(KIND, name)
+        self.lifecycle.stop(name)
         return self.describe_transform_job(name)
 
     def wait(self, name: str, timeout: float | None = None, poll: float = 0.1) -> TransformJob:
         """Block until the job ends (or the timeout passes); returns its description."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            job = self.describe_transform_job(name)
-            if job.transform_job_status.is_final:
-                return job
-            if deadline is not None and time.monotonic() > deadline:
-                return job
-            time.sleep(poll)
+        return _describe(self.lifecycle.wait(name, timeout, poll))
 
     def adopt_orphans(self) -> list[str]:
         """Continue running jobs whose process died (or went silent): they resume."""
-        adopted = []
-        here = socket.gethostname()
-        for job in self.jobs.orphans(KIND, dt.timedelta(0)):
-            running = self._watchers.get(job.job_name)
-            if running is not None and running.is_alive():
-                continue
-            watcher = job.result.get("Watcher") or {}
-            dead = watcher.get("Host") == here and not processes.alive(int(watcher.get("Pid", 0)))
-            if not (dead or not self._beat_recently(job)):
-                continue
-            window = dt.timedelta(0) if dead else _ORPHAN_AFTER
-            if self.jobs.claim(KIND, job.job_name, window):
-                self._mark_watcher(job.job_name)  # before a second adopter looks
-                self._run_in_background(job.job_name)
-                adopted.append(job.job_name)
-        return adopted
+        return self.lifecycle.adopt_orphans(self._run_in_background)
 
     # --- checks and tracking ------------------------------------------------------------
 
@@ -183,57 +159,44 @@ class TransformService:
     # --- running ------------------------------------------------------------------------
 
     def _run_in_background(self, name: str) -> None:
-        thread = threading.Thread(
-            target=self._run, args=(name,), name=f"slipway-transform-{name}", daemon=True
-        )
-        self._watchers[name] = thread
-        thread.start()
-
-    def _beat_recently(self, job: Job) -> bool:
-        beat = job.result.get("Watcher", {}).get("At")
-        if beat is None:
-            return False
-        return time.time() - float(beat) < _ORPHAN_AFTER.total_seconds()
+        self.lifecycle.run(name, lambda: self._run(name), lambda error: self._fail(name, error))
 
     def _work_dir(self, name: str) -> Path:
         return Path(self.settings.home) / "jobs" / "transform" / name
 
     def _run(self, name: str) -> None:
-        """The whole life of one job here; any error ends it Failed with the reason."""
+        """The whole life of one job here, from the files it has not finished yet."""
         stop = threading.Event()
-        beating = threading.Event()
+        progressing = threading.Event()
+        job = self.jobs.get_job(KIND, name)
+        request = CreateTransformJob.model_validate(job.spec)
+        finished = set(job.result.get("FinishedFiles", []))
+        self.jobs.transition(
+            KIND, name, SecondaryStatus.DOWNLOADING, "loading the model, then transforming"
+        )
+        run = self._prepare(request, finished, stop)
+        run.records_before = int(job.result.get("RecordsProcessed", 0))
+        fs, files = _execution.list_inputs(
+            request.transform_input.data_source.s3_data_source.s3_uri
+        )
+        self.jobs.update_result(KIND, name, {"FilesTotal": len(files)})
+        reporter = threading.Thread(
+            target=self._report, args=(name, run, stop, progressing), daemon=True
+        )
+        reporter.start()
+        workers = request.max_concurrent_transforms or os.cpu_count() or 1
         try:
-            job = self.jobs.get_job(KIND, name)
-            request = CreateTransformJob.model_validate(job.spec)
-            finished = set(job.result.get("FinishedFiles", []))
-            self.jobs.transition(
-                KIND, name, SecondaryStatus.DOWNLOADING, "loading the model, then transforming",
-                os.getpid(),
-            )  # fmt: skip
-            self._mark_watcher(name)
-            run = self._prepare(request, finished, stop)
-            run.records_before = int(job.result.get("RecordsProcessed", 0))
-            fs, files = _execution.list_inputs(
-                request.transform_input.data_source.s3_data_source.s3_uri
-            )
-            self.jobs.update_result(KIND, name, {"FilesTotal": len(files)})
-            beater = threading.Thread(
-                target=self._beat, args=(name, run, stop, beating), daemon=True
-            )
-            beater.start()
-            workers = request.max_concurrent_transforms or os.cpu_count() or 1
-            try:
-                run.run(fs, files, workers)
-            finally:
-                beating.set()
-                beater.join()
-            self._complete(request, run)
+            run.run(fs, files, workers)
         except _execution.Stopped:
             self._end(name, JobStatus.STOPPED, None)
-        except Exception as error:  # the job must end in a final status whatever happened
-            reason = error.message if isinstance(error, SlipwayError) else repr(error)
-            kind = "ClientError" if isinstance(error, SlipwayError) else "InternalError"
-            self._end(name, JobStatus.FAILED, f"{kind}: {reason}")
+            return
+        finally:
+            progressing.set()
+            reporter.join()
+        self._complete(request, run)
+
+    def _fail(self, name: str, error: Exception) -> None:
+        self._end(name, JobStatus.FAILED, failure_reason(error))
 
     def _prepare(
         self, request: CreateTransformJob, finished: set[str], stop: threading.Event
@@ -265,20 +228,14 @@ class TransformService:
             finished, on_file_done, stop,
         )  # fmt: skip
 
-    def _mark_watcher(self, name: str) -> None:
-        watcher = {"Host": socket.gethostname(), "Pid": os.getpid(), "At": time.time()}
-        self.jobs.update_result(KIND, name, {"Watcher": watcher})
-
-    def _beat(
+    def _report(
         self, name: str, run: _execution.JobRun, stop: threading.Event, done: threading.Event
     ) -> None:
-        """Heartbeat, progress and stop requests, once a second while the workers run."""
-        while not done.wait(_BEAT_SECONDS):
+        """Progress and stop requests, once a second while the workers run."""
+        while not done.wait(_PROGRESS_SECONDS):
             try:
-                self.jobs.heartbeat(KIND, name, os.getpid())
-                self._mark_watcher(name)
                 self.jobs.update_result(KIND, name, {"RecordsProcessed": self._records(run)})
-                if self.jobs.stop_requested(KIND, name):
+                if self.lifecycle.stop_requested(name):
                     stop.set()
             except SlipwayError:
                 continue
@@ -299,13 +256,13 @@ class TransformService:
                 )
             },
         )
-        self.jobs.finish(KIND, name, JobStatus.COMPLETED)
+        self.lifecycle.finish(name, JobStatus.COMPLETED)
         shutil.rmtree(self._work_dir(name), ignore_errors=True)
 
     def _end(self, name: str, status: JobStatus, reason: str | None) -> None:
         primary = PrimaryStatus.STOPPED if status == JobStatus.STOPPED else PrimaryStatus.FAILED
         try:
-            self.jobs.finish(KIND, name, status, reason)
+            self.lifecycle.finish(name, status, reason)
             self.experiments.update_trial_component(
                 trial_component_name(name),
                 status=TrialComponentStatus(

@@ -37,7 +37,6 @@ _POLL_SECONDS = 0.05
 # Training jobs this process watches wake the loop as they end; the timeout covers jobs
 # watched by another process (after this tuning job was adopted).
 _WAKE_SECONDS = 0.25
-_HEARTBEAT_SECONDS = 2.0
 _PLAN_DELAY_SECONDS = 0.003
 # Training jobs started by an earlier watcher of this tuning job may have lost their own
 # watcher too; they are looked for this often until they end.
@@ -79,44 +78,43 @@ class TuningLoop:
     # --- the loop -----------------------------------------------------------------------
 
     def run(self) -> None:
-        jobs = self.service.jobs
-        try:
-            self._prepare()
-            last_beat = last_adopt = last_stop_check = 0.0
-            while True:
-                now = time.monotonic()
-                if now - last_beat >= _HEARTBEAT_SECONDS:
-                    jobs.heartbeat(KIND, self.name, None)
-                    last_beat = now
-                if now - last_adopt >= _ADOPT_SECONDS and None in self.running.values():
-                    self.service.training.adopt_orphans()
-                    last_adopt = now
-                # Trials end many times a second: ask about a stop at most every wake period.
-                stop_due = now - last_stop_check >= _WAKE_SECONDS
-                if stop_due:
-                    last_stop_check = now
-                if stop_due and jobs.stop_requested(KIND, self.name):
-                    self._stop_children()
-                    jobs.finish(KIND, self.name, JobStatus.STOPPED)
-                    return
-                self._collect()
-                if self.launched >= self.max_jobs and not self.running:
-                    break
-                while len(self.running) < self.max_parallel and self.launched < self.max_jobs:
-                    self._launch()
-                # The next job is planned a moment later: the one just started gets the
-                # interpreter first, and a job that ends meanwhile is seen to first.
-                plan = self._plan_due()
-                woken = self._wake.wait(_PLAN_DELAY_SECONDS if plan else _WAKE_SECONDS)
-                self._wake.clear()
-                if plan and not woken:
-                    self._plan_ahead()
-            self._end()
-        except Exception as error:  # the job must end in a final status whatever happened
-            reason = error.message if isinstance(error, SlipwayError) else repr(error)
-            self._stop_children()
-            with contextlib.suppress(SlipwayError):  # unless the job is gone
-                jobs.finish(KIND, self.name, JobStatus.FAILED, f"InternalError: {reason}")
+        """The tuning job's work, run by its life cycle (``jobs.lifecycle``)."""
+        lifecycle = self.service.lifecycle
+        self._prepare()
+        last_adopt = last_stop_check = 0.0
+        while True:
+            now = time.monotonic()
+            if now - last_adopt >= _ADOPT_SECONDS and None in self.running.values():
+                self.service.training.adopt_orphans()
+                last_adopt = now
+            # Trials end many times a second: ask about a stop at most every wake period.
+            stop_due = now - last_stop_check >= _WAKE_SECONDS
+            if stop_due:
+                last_stop_check = now
+            if stop_due and lifecycle.stop_requested(self.name):
+                self._stop_children()
+                lifecycle.finish(self.name, JobStatus.STOPPED)
+                return
+            self._collect()
+            if self.launched >= self.max_jobs and not self.running:
+                break
+            while len(self.running) < self.max_parallel and self.launched < self.max_jobs:
+                self._launch()
+            # The next job is planned a moment later: the one just started gets the
+            # interpreter first, and a job that ends meanwhile is seen to first.
+            plan = self._plan_due()
+            woken = self._wake.wait(_PLAN_DELAY_SECONDS if plan else _WAKE_SECONDS)
+            self._wake.clear()
+            if plan and not woken:
+                self._plan_ahead()
+        self._end()
+
+    def on_error(self, error: Exception) -> None:
+        """End the tuning job Failed, its running training jobs stopped first."""
+        reason = error.message if isinstance(error, SlipwayError) else repr(error)
+        self._stop_children()
+        with contextlib.suppress(SlipwayError):  # unless the job is gone
+            self.service.lifecycle.finish(self.name, JobStatus.FAILED, f"InternalError: {reason}")
 
     def _prepare(self) -> None:
         job = self.service.jobs.get_job(KIND, self.name)
@@ -142,9 +140,9 @@ class TuningLoop:
                 f"no training job reported the objective metric {self.objective.metric_name!r}"
                 "; check the metric definition's regex against the jobs' logs"
             )
-            self.service.jobs.finish(KIND, self.name, JobStatus.FAILED, reason)
+            self.service.lifecycle.finish(self.name, JobStatus.FAILED, reason)
         else:
-            self.service.jobs.finish(KIND, self.name, JobStatus.COMPLETED)
+            self.service.lifecycle.finish(self.name, JobStatus.COMPLETED)
 
     # --- training jobs ------------------------------------------------------------------
 

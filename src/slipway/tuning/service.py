@@ -10,10 +10,7 @@ process that looks, which rebuilds the search from the jobs that already ran.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
-import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +18,7 @@ from slipway.artifacts.service import ArtifactService
 from slipway.errors import AlreadyExists, Conflict, NotFound
 from slipway.experiments.models import Page
 from slipway.experiments.service import ExperimentsService
+from slipway.jobs.lifecycle import JobLifecycle
 from slipway.jobs.models import Job, JobKind, JobStatus
 from slipway.jobs.service import JobService
 from slipway.settings import Settings
@@ -39,7 +37,6 @@ from slipway.tuning.models import (
 )
 
 KIND = JobKind.TUNING
-ORPHAN_AFTER = dt.timedelta(seconds=15)
 
 
 def tuning_job_arn(name: str) -> str:
@@ -62,7 +59,7 @@ class TuningService:
         self.experiments = experiments
         self.artifacts = artifacts
         self.settings = settings
-        self._watchers: dict[str, threading.Thread] = {}
+        self.lifecycle = JobLifecycle(jobs, KIND)
 
     # --- the verbs ----------------------------------------------------------------------
 
@@ -109,29 +106,16 @@ class TuningService:
 
     def stop_hyper_parameter_tuning_job(self, name: str) -> TuningJob:
         """Ask the tuning job to stop: its watcher stops every running training job."""
-        self.jobs.request_stop(KIND, name)
+        self.lifecycle.stop(name)
         return self.describe_hyper_parameter_tuning_job(name)
 
     def wait(self, name: str, timeout: float | None = None, poll: float = 0.1) -> TuningJob:
         """Block until the tuning job ends (or the timeout passes); returns its description."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        watcher = self._watchers.get(name)
-        if watcher is not None:
-            watcher.join(timeout)
-        while True:
-            job = self.jobs.get_job(KIND, name)
-            if job.status.is_final or (deadline is not None and time.monotonic() > deadline):
-                return self._describe(job)
-            time.sleep(poll)
+        return self._describe(self.lifecycle.wait(name, timeout, poll))
 
     def adopt_orphans(self) -> list[str]:
         """Watch tuning jobs nobody watches (their watcher's process ended)."""
-        adopted = []
-        for job in self.jobs.orphans(KIND, ORPHAN_AFTER):
-            if self.jobs.claim(KIND, job.job_name, ORPHAN_AFTER):
-                self._watch_in_background(job.job_name, adopt=True)
-                adopted.append(job.job_name)
-        return adopted
+        return self.lifecycle.adopt_orphans(lambda name: self._watch_in_background(name, True))
 
     # --- checks -------------------------------------------------------------------------
 
@@ -168,9 +152,7 @@ class TuningService:
         from slipway.tuning.loop import TuningLoop
 
         loop = TuningLoop(self, name, adopt)
-        thread = threading.Thread(target=loop.run, name=f"slipway-tuning-{name}", daemon=True)
-        self._watchers[name] = thread
-        thread.start()
+        self.lifecycle.run(name, loop.run, loop.on_error)
 
     # --- describing ---------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The local process runner: start a job's process, watch it, stop it.
+"""The local backend: a job's process on this machine, started, watched and stopped.
 
 A job's process runs in its own session (process group) with its output going to a log
 file and its exit code written to a file. Two start methods, as in ``multiprocessing``:
@@ -11,25 +11,23 @@ file and its exit code written to a file. Two start methods, as in ``multiproces
 
 Nothing ties a job to the process that started it: if that process (the server, a
 notebook) goes away, the job keeps running and any later slipway process can adopt it by
-reading the same files. The Kubernetes runner (with the operator) follows the same
-interface.
+reading the same files.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import subprocess
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from slipway.jobs import prestarted
-from slipway.jobs.processes import Running, Spawned, stop
+from slipway.jobs.backend import Command, JobRef
+from slipway.jobs.processes import Running, Spawned, Watched, stop
 
 log = logging.getLogger("slipway.jobs")
 
@@ -37,12 +35,9 @@ log = logging.getLogger("slipway.jobs")
 # that is not the parent process can read it. `echo` writes "<code>\n" in one write, so a
 # reader that sees the newline has all of it; no rename (an `mv` process per job) needed.
 _WRAPPER = '"$@" > "$SLIPWAY_JOB_LOG" 2>&1; echo $? > "$SLIPWAY_JOB_EXIT"'
-_POLL_SECONDS = 0.05
 # How long the exit code of a process that has ended may take to be written.
 _EXIT_CODE_SECONDS = 2.0
 _EXIT_CODE_POLL_SECONDS = 0.02
-# How often a job's watcher says it is alive; silence for much longer makes it an orphan.
-HEARTBEAT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +76,7 @@ def launch(
 ) -> Running:
     """Start ``[python, script, arguments...]`` detached from the caller.
 
-    The process's pid is its process group's id. Pass it to ``watch``, which reaps it.
+    The process's pid is its process group's id; a ``LocalProcess`` watches and reaps it.
     """
     files.folder.mkdir(parents=True, exist_ok=True)
     if method == "forkserver":
@@ -99,20 +94,6 @@ def launch(
         start_new_session=True,
     )
     return Spawned(process)
-
-
-@dataclass
-class Outcome:
-    """How a watched process ended, and the log lines it wrote last, not yet handed on.
-
-    The last lines are left to the caller so that it can store them in the same write as
-    the job's end (a short job writes all its lines at once, just before it ends).
-    """
-
-    exit_code: int | None  # None: it vanished without one (killed with its wrapper or server)
-    stopped: bool = False
-    timed_out: bool = False
-    last_lines: list[tuple[float, str]] = field(default_factory=list)
 
 
 class LogTail:
@@ -162,53 +143,57 @@ def _exit_code_arrives(files: JobFiles) -> bool:
     return True
 
 
-def watch(
-    process: Running,
-    files: JobFiles,
-    tail: LogTail,
-    on_lines: Callable[[list[tuple[float, str]]], None],
-    should_stop: Callable[[], bool],
-    heartbeat: Callable[[], None],
-    max_run_seconds: float | None,
-    started_at: float,
-    grace_seconds: float,
-) -> Outcome:
-    """Follow a job's process until it ends; stop it when asked or when it runs too long.
+class LocalProcess:
+    """A job's process on this machine, read through its log and exit code files."""
 
-    ``process``: as ``launch`` returned it, or ``processes.Watched`` for one another
-    slipway process launched (a job adopted after its watcher's process died).
-    """
-    # The caller has just beaten (launched or claimed the job); the first stop check can
-    # wait its quarter second too, which spares short jobs a query.
-    first = time.time()
-    last_beat = last_check = first
-    stopped = timed_out = False
-    pid = process.pid
-    with contextlib.closing(process):
-        while True:
-            now = time.time()
-            # The exit code is written after the log is complete: read the rest then.
-            code = files.written_exit_code()
-            if code is not None:
-                process.reap()  # the wrapper exits right after writing it
-                return Outcome(code, stopped, timed_out, [(now, ln) for ln in tail.rest()])
-            lines = tail.read()
-            if lines:
-                on_lines([(now, line) for line in lines])
-            if process.finished():
-                if _exit_code_arrives(files):
-                    continue
-                rest = [(time.time(), line) for line in tail.rest()]
-                return Outcome(None, stopped, timed_out, rest)
-            if now - last_beat >= HEARTBEAT_SECONDS:
-                heartbeat()
-                last_beat = now
-            if not (stopped or timed_out) and now - last_check >= 0.25:
-                last_check = now
-                if should_stop():
-                    stopped = True
-                    threading.Thread(target=stop, args=(pid, grace_seconds), daemon=True).start()
-                elif max_run_seconds is not None and now - started_at > max_run_seconds:
-                    timed_out = True
-                    threading.Thread(target=stop, args=(pid, grace_seconds), daemon=True).start()
-            process.wait(_POLL_SECONDS)
+    def __init__(self, running: Running, files: JobFiles, skip_lines: int = 0) -> None:
+        self.identity = running.pid
+        self._running = running
+        self._files = files
+        self._tail = LogTail(files.log, skip_lines)
+
+    def ended(self) -> bool:
+        # The exit code is written after the log is complete.
+        if self._files.written_exit_code() is not None:
+            self._running.reap()  # the wrapper exits right after writing it
+            return True
+        if not self._running.finished():
+            return False
+        if _exit_code_arrives(self._files):
+            self._running.reap()
+        return True
+
+    def exit_code(self) -> int | None:
+        return self._files.written_exit_code()
+
+    def read_log(self) -> list[str]:
+        return self._tail.read()
+
+    def rest_of_log(self) -> list[str]:
+        return self._tail.rest()
+
+    def wait(self, timeout: float) -> None:
+        self._running.wait(timeout)
+
+    def stop(self, grace_seconds: float) -> None:
+        # In a thread of its own: the watcher reads the log while the process winds down.
+        args = (self.identity, grace_seconds)
+        threading.Thread(target=stop, args=args, daemon=True).start()
+
+    def close(self) -> None:
+        self._running.close()
+
+
+class LocalBackend:
+    """Job processes on this machine, started by a fork server or as new interpreters."""
+
+    def __init__(self, method: StartMethod = "forkserver") -> None:
+        self.method = method
+
+    def start(self, job: JobRef, command: Command) -> LocalProcess:
+        files = JobFiles(job.folder)
+        running = launch(command.argv, command.env, command.cwd, files, self.method)
+        return LocalProcess(running, files)
+
+    def adopt(self, job: JobRef, identity: int, skip_lines: int) -> LocalProcess:
+        return LocalProcess(Watched(identity), JobFiles(job.folder), skip_lines)

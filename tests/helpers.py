@@ -11,9 +11,10 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import psycopg
@@ -22,6 +23,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 LOG_TAIL_LINES = 60
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -154,3 +156,22 @@ def slipway_sdk(**variables: str) -> Iterator[None]:
 def slipway_home(home: Path) -> contextlib.AbstractContextManager[None]:
     """Point this process's SDK at ``home`` (embedded) for the block."""
     return slipway_sdk(SLIPWAY_HOME=str(home))
+
+
+def _status_bytes(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"/proc/{pid}/status has no {field}")
+
+
+def peak_memory_growth(pid: int, action: Callable[[], T]) -> tuple[T, int]:
+    """``action``'s result, and how many bytes process ``pid``'s peak memory rose meanwhile.
+
+    The peak resident set (VmHWM) is reset to the current one first, so what the process
+    did before does not hide what ``action`` costs it.
+    """
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    before = _status_bytes(pid, "VmHWM")
+    result = action()
+    return result, _status_bytes(pid, "VmHWM") - before

@@ -8,6 +8,7 @@ checked for console errors and saved as screenshots under test-output/studio/.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ class Studio:
     url: str
     token: str
     home: Path
+    process: subprocess.Popen[bytes]
 
 
 @contextmanager
@@ -53,8 +55,8 @@ def studio_server(home: Path, seed: Callable[[], None], **env: str) -> Iterator[
         token = services(get_settings()).tokens.create_token("studio-test").token
     port = free_port()
     command = [SLIPWAY, "server", "--port", str(port)]
-    with run_server_process(command, env={"SLIPWAY_HOME": str(home), **env}, port=port):
-        yield Studio(f"http://127.0.0.1:{port}", token, home)
+    with run_server_process(command, env={"SLIPWAY_HOME": str(home), **env}, port=port) as process:
+        yield Studio(f"http://127.0.0.1:{port}", token, home, process)
 
 
 @dataclass

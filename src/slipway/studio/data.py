@@ -2,8 +2,11 @@
 
 A table artifact (CSV, TSV or parquet) is read from the artifact store through the
 experiments service, never by opening its URI directly, so only recorded artifacts are
-shown. At most ``MAX_ROWS`` rows are read: a CSV streams and stops there; a parquet file
-needs its footer, so it is read whole, up to ``MAX_PARQUET_BYTES``.
+shown. At most ``MAX_ROWS`` rows and ``MAX_DECODED_BYTES`` are read: a CSV streams and
+stops there; a parquet file needs its footer, so it is read whole, up to
+``MAX_PARQUET_BYTES``, and then decoded only as far as the budget allows (see
+``slipway.studio._parquet``). Nothing else is decompressed: a ``.gz`` file is not a table
+here.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from slipway.errors import PayloadTooLarge, SlipwayError, ValidationError
 from slipway.experiments.models import Artifact
 from slipway.studio import charts
+from slipway.studio._parquet import MAX_DECODED_BYTES, read_first_rows
 from slipway.studio.common import render, services
 
 MAX_ROWS = 100_000
@@ -83,6 +86,26 @@ class _ChunkReader(io.RawIOBase):
         super().close()
 
 
+class _Capped(io.RawIOBase):
+    """The first ``limit`` bytes of a stream; ``cut`` says whether the stream had more."""
+
+    def __init__(self, source: io.BufferedReader, limit: int) -> None:
+        self._source = source
+        self._left = limit
+        self.cut = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._left == 0:
+            self.cut = self.cut or bool(self._source.peek(1))
+            return 0
+        size = self._source.readinto(memoryview(buffer)[: self._left])
+        self._left -= size
+        return size
+
+
 @dataclass
 class Table:
     """The rows read from a table artifact and how many rows it has in all, if known."""
@@ -121,25 +144,39 @@ def read_table(svc: Any, uri: str, max_rows: int = MAX_ROWS) -> Table:
 
 
 def _csv(uri: str, reader: io.BufferedReader, separator: str, max_rows: int) -> Table:
+    capped = _Capped(reader, MAX_DECODED_BYTES)
+    too_big = PayloadTooLarge(
+        f"CSV artifact {uri!r} has rows too long to preview: not one is whole in the first "
+        f"{MAX_DECODED_BYTES:,} bytes, all that Studio reads of a table. Read it with pandas."
+    )
     try:
         # One row more than shown says whether the file goes on.
-        frame = pd.read_csv(reader, sep=separator, nrows=max_rows + 1)
+        frame = pd.read_csv(
+            io.BufferedReader(capped), sep=separator, nrows=max_rows + 1, compression=None
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        if capped.cut:
+            raise too_big from None
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "no data"
         raise ValidationError(f"artifact {uri!r} is not a readable CSV: {first_line}") from None
     if len(frame) > max_rows:
         return Table(frame.iloc[:max_rows], None)
+    if capped.cut:
+        # The budget ends inside a row, which pandas read as if it were whole.
+        if len(frame) <= 1:
+            raise too_big
+        return Table(frame.iloc[:-1], None)
     return Table(frame, len(frame))
 
 
 def _parquet(uri: str, content: bytes, max_rows: int) -> Table:
     try:
-        document = pq.ParquetFile(io.BytesIO(content))
-        first = next(document.iter_batches(batch_size=max_rows), None)
-        frame = (first if first is not None else document.schema_arrow.empty_table()).to_pandas()
+        table, total_rows = read_first_rows(uri, content, max_rows)
+        # Free each column's arrow memory as pandas takes it, not at the end.
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
     except (pa.ArrowException, OSError) as error:
         raise ValidationError(f"artifact {uri!r} is not a readable parquet file: {error}") from None
-    return Table(frame, document.metadata.num_rows)
+    return Table(frame, total_rows)
 
 
 @dataclass
@@ -208,5 +245,6 @@ def preview(request: Request, uri: str = "") -> Response:
         stats=column_stats(frame),
         histograms=histograms(frame),
         max_rows=MAX_ROWS,
+        max_decoded_mib=MAX_DECODED_BYTES // 2**20,
         max_histograms=MAX_HISTOGRAMS,
     )

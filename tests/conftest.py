@@ -7,7 +7,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 
-from helpers import free_port, fresh_database, run_server_process
+from helpers import free_port, fresh_database, run_slipway_server
 
 if TYPE_CHECKING:
     from slipway.experiments.client import RemoteExperiments
@@ -151,21 +150,11 @@ def slipway_server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) 
     One server serves the whole session: tests keep apart by unique names (`unique`).
     """
     home = tmp_path_factory.mktemp("server-home")
-    port = free_port()
-    # The `slipway` command installed beside this interpreter: what a team runs.
-    slipway = str(Path(sys.executable).parent / "slipway")
-    args = [slipway, "server", "--host", "127.0.0.1", "--port", str(port)]
-    with fresh_database(postgres_url) as database_url:
-        env = {
-            "SLIPWAY_HOME": str(home),
-            "SLIPWAY_DATABASE_URL": database_url,
-            "SLIPWAY_ARTIFACT_URI": str(home / "artifacts"),
-            # Empty values override what the test process may have set: not unset, but off.
-            "SLIPWAY_SERVER_URL": "",
-            "SLIPWAY_TOKEN": "",
-        }
-        with run_server_process(args, env, port):
-            yield f"http://127.0.0.1:{port}"
+    with (
+        fresh_database(postgres_url) as database_url,
+        run_slipway_server(database_url, home) as (url, _),
+    ):
+        yield url
 
 
 @pytest.fixture(scope="session")

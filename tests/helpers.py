@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -107,6 +108,27 @@ def run_server_process(
     finally:
         _stop_process_group(process)
         shutil.rmtree(log_dir, ignore_errors=True)
+
+
+@contextmanager
+def run_slipway_server(
+    database_url: str, home: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A `slipway server` on 127.0.0.1 over ``database_url``: its URL and its process."""
+    port = free_port()
+    # The `slipway` command installed beside this interpreter: what a team runs.
+    slipway = str(Path(sys.executable).parent / "slipway")
+    args = [slipway, "server", "--host", "127.0.0.1", "--port", str(port)]
+    env = {
+        "SLIPWAY_HOME": str(home),
+        "SLIPWAY_DATABASE_URL": database_url,
+        "SLIPWAY_ARTIFACT_URI": str(home / "artifacts"),
+        # Empty values override what the test process may have set: not unset, but off.
+        "SLIPWAY_SERVER_URL": "",
+        "SLIPWAY_TOKEN": "",
+    }
+    with run_server_process(args, env, port) as process:
+        yield f"http://127.0.0.1:{port}", process
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import random
 import re
 import statistics
 import time
@@ -19,6 +20,7 @@ import pytest
 
 from slipway.errors import AlreadyExists, Conflict, NotFound, ValidationError
 from slipway.experiments import Experiment, ExperimentAnalytics, Tracker, Trial, TrialComponent
+from slipway.experiments.models import MetricPoint
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -468,6 +470,85 @@ def test_metric_series_puts_points_logged_without_a_step_after_the_stepped_ones(
     series = TrialComponent.load(tracker.trial_component_name).metric_series("loss")
 
     assert [(p.iteration_number, p.value) for p in series] == [(0, 0.9), (1, 0.7), (None, 0.5)]
+
+
+def _mixed_series(metric_name: str) -> list[MetricPoint]:
+    """Steps with ties in time and points without a step, shuffled."""
+    stepped = [
+        MetricPoint(
+            metric_name=metric_name,
+            value=step * 10 + i,
+            timestamp=1e9 + step + (i // 2),  # two points of a step share a time stamp
+            iteration_number=step,
+        )
+        for step in range(400)
+        for i in range(3)
+    ]
+    unstepped = [
+        MetricPoint(metric_name=metric_name, value=-1 - i, timestamp=2e9 + i // 3)
+        for i in range(300)
+    ]
+    return random.Random(7).sample(stepped + unstepped, k=len(stepped) + len(unstepped))
+
+
+def _read_order(points: list[MetricPoint]) -> list[MetricPoint]:
+    """Steps first, then time; ties in the order stored (a stable sort keeps it)."""
+    return sorted(
+        points,
+        key=lambda p: (p.iteration_number is None, p.iteration_number or 0, p.timestamp),
+    )
+
+
+def test_metric_points_come_in_bounded_pages_that_hold_every_point_once_in_order(
+    backend, unique: str
+) -> None:
+    name = f"paged-{unique}"
+    backend.create_trial_component(name)
+    logged = _mixed_series("loss")
+    backend.log_metrics(name, logged)
+
+    pages, token = [], None
+    while True:
+        page = backend.list_metric_points(name, "loss", max_results=257, next_token=token)
+        pages.append(page.items)
+        token = page.next_token
+        if token is None:
+            break
+
+    assert [len(items) for items in pages[:-1]] == [257] * (len(pages) - 1)
+    assert 0 < len(pages[-1]) <= 257
+    assert [p for items in pages for p in items] == _read_order(logged)
+    assert backend.get_metric_series(name, "loss") == _read_order(logged)
+
+
+@pytest.mark.parametrize(
+    ("max_results", "next_token", "named"),
+    [
+        (0, None, "max_results 0"),
+        (25_001, None, "max_results 25001"),
+        (-5, None, "max_results -5"),
+        (10, "not-a-token", "'not-a-token'"),
+    ],
+)
+def test_a_bad_page_of_metric_points_is_refused_naming_the_value(
+    backend, unique: str, max_results: int, next_token: str | None, named: str
+) -> None:
+    name = f"bad-page-{unique}"
+    backend.create_trial_component(name)
+    backend.log_metrics(name, _mixed_series("loss")[:20])
+
+    with pytest.raises(ValidationError, match=re.escape(named)):
+        backend.list_metric_points(name, "loss", max_results=max_results, next_token=next_token)
+
+
+def test_a_page_token_of_another_metric_is_refused(backend, unique: str) -> None:
+    name = f"other-token-{unique}"
+    backend.create_trial_component(name)
+    backend.log_metrics(name, _mixed_series("loss")[:20] + _mixed_series("accuracy")[:20])
+    token = backend.list_metric_points(name, "loss", max_results=5).next_token
+
+    with pytest.raises(ValidationError, match="is not one of metric 'accuracy'"):
+        backend.list_metric_points(name, "accuracy", max_results=5, next_token=token)
 
 
 @pytest.mark.parametrize("metric_name", ["train/loss", "validation:accuracy", "f1 score"])

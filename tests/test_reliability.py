@@ -25,6 +25,8 @@ import sqlalchemy as sa
 
 from _workers import metric_timestamps, metric_values
 from helpers import free_port, run_server_process
+from slipway._http import HttpClient
+from slipway.experiments.client import RemoteExperiments
 from slipway.experiments.models import MetricPoint
 from slipway.experiments.tables import metric_points
 from slipway.platform import Services, services
@@ -198,7 +200,8 @@ def test_every_batch_acknowledged_before_a_sigkill_is_stored_after_restart(
 
     server, url = _start_server(database_url, tmp_path)
     with server, httpx.Client(base_url=f"{url}/api/v1") as client:
-        points = client.get("/trial-components/victim/metrics/m").json()["Points"]
+        series = RemoteExperiments(HttpClient(url)).get_metric_series("victim", "m")
+        points = [point.to_wire() for point in series]
         count = client.get("/trial-components/victim").json()["Metrics"][0]["Count"]
         resent = client.post("/trial-components/victim/metrics", json=acknowledged[0])
         count_after_resend = client.get("/trial-components/victim").json()["Metrics"][0]["Count"]

@@ -53,8 +53,8 @@ POLICY: dict[str, dict[str, Rule]] = {
         **dict.fromkeys(
             ["artifact_record", "experiment_columns", "get_experiment", "get_metric_curve",
              "get_metric_series", "get_trial", "get_trial_component", "list_experiments",
-             "list_trial_components", "list_trials", "metric_summaries", "open_artifact",
-             "require", "search"],
+             "list_metric_points", "list_trial_components", "list_trials", "metric_summaries",
+             "open_artifact", "require", "search"],
             R,
         ),
         **dict.fromkeys(

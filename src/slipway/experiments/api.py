@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from slipway.auth.guard import request_services
 from slipway.experiments.expressions import SearchExpression
 from slipway.experiments.models import (
+    MAX_METRIC_POINTS,
     Artifact,
     ArtifactName,
     DisplayName,
@@ -317,9 +318,19 @@ def log_metrics(trial_component_name: str, body: MetricBatch, svc: Service) -> d
 
 # `:path`: metric names such as 'train/loss' hold slashes, which arrive decoded.
 @router.get("/trial-components/{trial_component_name}/metrics/{metric_name:path}")
-def get_metric_series(trial_component_name: str, metric_name: str, svc: Service) -> dict:
-    points = svc.get_metric_series(trial_component_name, metric_name)
-    return {"Points": [p.to_wire() for p in points]}
+def list_metric_points(
+    trial_component_name: str,
+    metric_name: str,
+    svc: Service,
+    max_results: int = MAX_METRIC_POINTS,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    """One page of a metric's points in step order, then time; unstepped points last.
+
+    ``max_results`` is 1 to 25,000 points (the default, as MLflow's metrics/get-history);
+    pass the answer's ``NextToken`` as ``next_token`` for the following page.
+    """
+    return _page(svc.list_metric_points(trial_component_name, metric_name, max_results, next_token))
 
 
 # --- artifacts --------------------------------------------------------------------------

@@ -14,8 +14,10 @@ from typing import Any
 from urllib.parse import quote
 
 from slipway._http import HttpClient
+from slipway._sdk import pages
 from slipway.experiments.expressions import Resource, SearchExpression
 from slipway.experiments.models import (
+    MAX_METRIC_POINTS,
     Artifact,
     Experiment,
     MetricPoint,
@@ -306,8 +308,21 @@ class RemoteExperiments:
         return self.http.request("POST", path, json=body)["Stored"]
 
     def get_metric_series(self, trial_component_name: str, metric_name: str) -> list[MetricPoint]:
+        def page(token: str | None) -> Page[MetricPoint]:
+            return self.list_metric_points(trial_component_name, metric_name, next_token=token)
+
+        return list(pages(page))
+
+    def list_metric_points(
+        self,
+        trial_component_name: str,
+        metric_name: str,
+        max_results: int = MAX_METRIC_POINTS,
+        next_token: str | None = None,
+    ) -> Page[MetricPoint]:
         path = f"/trial-components/{_q(trial_component_name)}/metrics/{_q(metric_name)}"
-        return [MetricPoint.model_validate(p) for p in self.http.request("GET", path)["Points"]]
+        params = {"max_results": max_results, "next_token": next_token}
+        return _page(self.http.request("GET", path, params=params), MetricPoint)
 
     # --- artifacts --------------------------------------------------------------------
 

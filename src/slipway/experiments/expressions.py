@@ -27,7 +27,8 @@ from slipway.experiments import tables as t
 from slipway.experiments.models import SortOrder, WireModel
 
 MAX_RESULTS = 100
-_MAX_OFFSET = 2**31 - 1
+# A BIGINT with room to add a page's size: tokens also hold row ids, which grow past 2**31.
+_MAX_OFFSET = 2**62
 
 
 class Operator(StrEnum):

@@ -160,25 +160,76 @@ def write_points(
 
 def _points_query(tc_id: int, metric_name: str) -> sa.Select:
     table = t.metric_points
-    return (
-        sa.select(table.c.step, table.c.timestamp, table.c.value)
-        .where(table.c.trial_component_id == tc_id, table.c.name == metric_name)
-        # SQLite sorts NULL first, PostgreSQL last: say which, so both answer alike.
-        .order_by(table.c.step.asc().nulls_last(), table.c.timestamp, table.c.id)
+    return sa.select(table.c.id, table.c.step, table.c.timestamp, table.c.value).where(
+        table.c.trial_component_id == tc_id, table.c.name == metric_name
+    )
+
+
+def _point(metric_name: str, row: sa.Row) -> MetricPoint:
+    return MetricPoint(
+        metric_name=metric_name,
+        value=math.nan if row.value is None else row.value,
+        timestamp=row.timestamp,
+        iteration_number=row.step,
     )
 
 
 def read_points(conn: Connection, tc_id: int, metric_name: str) -> list[MetricPoint]:
     """Every point of one metric, in step order (then time order); unstepped points last."""
-    return [
-        MetricPoint(
-            metric_name=metric_name,
-            value=math.nan if row.value is None else row.value,
-            timestamp=row.timestamp,
-            iteration_number=row.step,
-        )
-        for row in conn.execute(_points_query(tc_id, metric_name))
-    ]
+    table = t.metric_points
+    # SQLite sorts NULL first, PostgreSQL last: say which, so both answer alike.
+    query = _points_query(tc_id, metric_name).order_by(
+        table.c.step.asc().nulls_last(), table.c.timestamp, table.c.id
+    )
+    return [_point(metric_name, row) for row in conn.execute(query)]
+
+
+def read_page(
+    conn: Connection, tc_id: int, metric_name: str, limit: int, after_id: int = 0
+) -> list[tuple[int, MetricPoint]] | None:
+    """Up to ``limit`` (id, point) pairs in the order of ``read_points``.
+
+    They start after the point whose id is ``after_id`` (0: at the first point); None when
+    no point of this metric has that id. The place is found through the index on
+    (step, timestamp, id), so a page far into a series costs what the first one does.
+    Stepped and unstepped points are read apart: NULL has no place in a comparison, and
+    the two databases sort it at opposite ends.
+    """
+    table = t.metric_points
+    stepped = table.c.step.is_not(None)
+    unstepped = table.c.step.is_(None)
+    if after_id:
+        last = conn.execute(
+            sa.select(table.c.step, table.c.timestamp).where(
+                table.c.id == after_id,
+                table.c.trial_component_id == tc_id,
+                table.c.name == metric_name,
+            )
+        ).first()
+        if last is None:
+            return None
+        later = sa.tuple_(table.c.timestamp, table.c.id) > sa.tuple_(last.timestamp, after_id)
+        if last.step is None:
+            stepped, unstepped = sa.false(), sa.and_(unstepped, later)
+        else:
+            stepped = sa.and_(table.c.step >= last.step, sa.or_(table.c.step > last.step, later))
+    rows = _read_ordered(conn, tc_id, metric_name, stepped, limit)
+    if len(rows) < limit:
+        rows += _read_ordered(conn, tc_id, metric_name, unstepped, limit - len(rows))
+    return [(row.id, _point(metric_name, row)) for row in rows]
+
+
+def _read_ordered(
+    conn: Connection, tc_id: int, metric_name: str, where: sa.ColumnElement, limit: int
+) -> list[sa.Row]:
+    table = t.metric_points
+    query = (
+        _points_query(tc_id, metric_name)
+        .where(where)
+        .order_by(table.c.step, table.c.timestamp, table.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query))
 
 
 def read_curve(conn: Connection, tc_id: int, metric_name: str) -> tuple[list[float], list[float]]:

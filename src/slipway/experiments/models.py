@@ -198,6 +198,11 @@ class TrialComponent(WireModel):
     parents: list[Parent] = []
 
 
+# Points in one page of a metric's history, by default and at most: MLflow's
+# metrics/get-history pages by the same number.
+MAX_METRIC_POINTS = 25_000
+
+
 class Page(WireModel, Generic[T]):
     """One page of a listing; ``next_token`` fetches the following page."""
 

@@ -24,10 +24,12 @@ from slipway.experiments.expressions import (
     Operator,
     Resource,
     SearchExpression,
+    decode_token,
     encode_token,
     id_query,
 )
 from slipway.experiments.models import (
+    MAX_METRIC_POINTS,
     Artifact,
     Experiment,
     MetricPoint,
@@ -511,9 +513,37 @@ class ExperimentsService:
             return metric_store.read_curve(conn, tc_id, metric_name)
 
     def get_metric_series(self, trial_component_name: str, metric_name: str) -> list[MetricPoint]:
+        """Every point of one metric, in step order, then time; unstepped points last."""
         with self.db.read() as conn:
             tc_id = self._component_id(conn, trial_component_name)
             return metric_store.read_points(conn, tc_id, metric_name)
+
+    def list_metric_points(
+        self,
+        trial_component_name: str,
+        metric_name: str,
+        max_results: int = MAX_METRIC_POINTS,
+        next_token: str | None = None,
+    ) -> Page[MetricPoint]:
+        """One page of a metric's points, in the order of ``get_metric_series``."""
+        if not 1 <= max_results <= MAX_METRIC_POINTS:
+            raise ValidationError(
+                f"max_results {max_results!r} is out of range; pass 1 to {MAX_METRIC_POINTS:,} "
+                "points a page"
+            )
+        # The token holds the id of the previous page's last point.
+        after_id = decode_token(next_token)
+        with self.db.read() as conn:
+            tc_id = self._component_id(conn, trial_component_name)
+            rows = metric_store.read_page(conn, tc_id, metric_name, max_results + 1, after_id)
+        if rows is None:
+            raise ValidationError(
+                f"NextToken {next_token!r:.40} is not one of metric {metric_name!r} of trial "
+                f"component {trial_component_name!r}; pass the NextToken of its previous page"
+            )
+        page = rows[:max_results]
+        token = encode_token(page[-1][0]) if len(rows) > max_results else None
+        return Page[MetricPoint](items=[point for _, point in page], next_token=token)
 
     # --- artifacts --------------------------------------------------------------------
 

@@ -129,7 +129,8 @@ metric_points = sa.Table(
     sa.Column("step", sa.BigInteger),
     sa.Column("timestamp", sa.Float, nullable=False),
     sa.Column("value", sa.Float),
-    sa.Index(None, "trial_component_id", "name", "step"),
+    # In the order a metric's points are read, so that a page of them starts where it should.
+    sa.Index(None, "trial_component_id", "name", "step", "timestamp", "id"),
 )
 
 # Ids of metric batches already stored: a client that resends a batch after losing the

@@ -8,11 +8,14 @@ its ModelName (the endpoint's name works too). The rows are the first input (sha
 ``[N, features]``) or, with several inputs of shape ``[N]``/``[N, 1]``, their columns.
 JSON tensors and Triton's binary tensor extension (``Inference-Header-Content-Length``,
 ``binary_data_size``, ``binary_data_output``) are both accepted, so tritonclient works
-with its defaults. Errors are ``{"error": "..."}`` with 400, 404 (unknown model) or 500.
+with its defaults. Errors are ``{"error": "..."}``: 400 naming the field for a malformed
+request (``slipway.serving._v2_request`` reads it), 404 for an unknown model, 500 for a
+model that fails or a fault of the server's own, whose details go to its log.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 from typing import Any
@@ -22,29 +25,17 @@ import orjson
 
 from slipway import __version__
 from slipway.errors import SlipwayError
-from slipway.inference.errors import BadPayload, InferenceError
+from slipway.inference.errors import InferenceError
 from slipway.inference.flavours import v2_datatype
 from slipway.serving import metrics
+from slipway.serving._v2_request import InferRequest, parse
 from slipway.serving.dataplane import Receive, Scope, Send, TooLarge, headers_of, read_body, reply
 from slipway.serving.engine import Engine, Trace
 from slipway.serving.runtime import EndpointRuntime, VariantRuntime, check_target_model
 from slipway.settings import Settings
 
 _JSON = b"application/json"
-_NUMPY = {
-    "BOOL": np.bool_,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "UINT64": np.uint64,
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "FP16": np.float16,
-    "FP32": np.float32,
-    "FP64": np.float64,
-}
+log = logging.getLogger("slipway.serving")
 
 
 class UnknownModel(InferenceError):
@@ -94,13 +85,15 @@ def _status(error: BaseException) -> int:
         if error.status_code == 404:
             return 404
         return 500 if error.runtime_code == "ModelError" else 400
-    return 400 if isinstance(error, SlipwayError | ValueError | KeyError | TypeError) else 500
+    return 400 if isinstance(error, SlipwayError) else 500
 
 
 def _message(error: BaseException) -> str:
     if isinstance(error, SlipwayError):
         return error.message
-    return f"{type(error).__name__}: {error}"
+    # Every mistake of a client's is a SlipwayError; anything else is the server's own.
+    log.exception("a V2 request failed", exc_info=error)
+    return f"the server failed: {type(error).__name__}"
 
 
 async def _json(send: Send, status: int, body: Any) -> None:
@@ -140,7 +133,7 @@ async def _infer(
     name = _name(part)
     headers = headers_of(scope)
     body = await read_body(receive, headers, settings.max_invocation_bytes)
-    request, rows = _parse(body, headers.get(b"inference-header-content-length"))
+    request = parse(body, headers.get(b"inference-header-content-length"))
     variant, key = _variant(runtime, name)
     trace = Trace(variant=variant.spec.variant_name, model=variant.label(key))
     status = 200
@@ -148,10 +141,12 @@ async def _infer(
         model = await _model(engine, runtime, name)
         scheduler = engine.scheduler()
         if model.batchable:
-            prediction, trace.model_seconds = await scheduler.predict(model, rows, variant.timeout)
+            prediction, trace.model_seconds = await scheduler.predict(
+                model, request.rows, variant.timeout
+            )
         else:
             prediction, trace.model_seconds = await scheduler.call(
-                model, lambda: model.predict_frame(rows), variant.timeout
+                model, lambda: model.predict_frame(request.rows), variant.timeout
             )
         header, payload = _response(request, name, model, np.asarray(prediction))
         extra = [(b"inference-header-content-length", str(len(header)).encode())] if payload else []
@@ -165,74 +160,10 @@ async def _infer(
     )
 
 
-def _parse(body: bytes, header_length: bytes | None) -> tuple[dict[str, Any], Any]:
-    """The request JSON and the rows its inputs make."""
-    split = int(header_length) if header_length and header_length.isdigit() else len(body)
-    try:
-        request = orjson.loads(body[:split])
-    except orjson.JSONDecodeError as error:
-        raise BadPayload(f"the V2 request is not valid JSON: {error}") from None
-    inputs = request.get("inputs") if isinstance(request, dict) else None
-    if not isinstance(inputs, list) or not inputs:
-        raise BadPayload('a V2 inference request needs "inputs": [{"name", "shape", ...}]')
-    binary, offset, arrays = body[split:], 0, []
-    for tensor in inputs:
-        size = (tensor.get("parameters") or {}).get("binary_data_size")
-        chunk = None
-        if size is not None:
-            chunk, offset = binary[offset : offset + int(size)], offset + int(size)
-        arrays.append(_tensor(tensor, chunk))
-    if len(arrays) == 1:
-        rows = arrays[0]
-        return request, rows.reshape(1, -1) if rows.ndim == 1 else rows
-    columns = [a.reshape(len(a), -1) for a in arrays]
-    if len({len(c) for c in columns}) != 1:
-        raise BadPayload("V2 inputs given as columns must all have the same number of rows")
-    return request, np.concatenate(columns, axis=1)
-
-
-def _tensor(tensor: dict[str, Any], chunk: bytes | None) -> np.ndarray:
-    name = tensor.get("name", "?")
-    datatype, shape = tensor.get("datatype"), tensor.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise BadPayload(f"input {name!r}: shape must be a list of sizes, got {shape!r}")
-    if datatype == "BYTES":
-        values = _bytes_elements(chunk) if chunk is not None else tensor.get("data", [])
-        array = np.asarray([v.decode() if isinstance(v, bytes) else v for v in values], object)
-    elif datatype in _NUMPY:
-        dtype = _NUMPY[datatype]
-        if chunk is not None:
-            array = np.frombuffer(chunk, dtype=dtype)
-        else:
-            try:
-                array = np.asarray(tensor.get("data"), dtype=dtype)
-            except (ValueError, TypeError):
-                raise BadPayload(f"input {name!r}: data is not {datatype} numbers") from None
-    else:
-        raise BadPayload(f"input {name!r}: datatype {datatype!r} is not supported")
-    try:
-        return array.reshape(shape)
-    except ValueError:
-        raise BadPayload(f"input {name!r}: {array.size} values do not fill shape {shape}") from None
-
-
-def _bytes_elements(chunk: bytes) -> list[bytes]:
-    items, offset = [], 0
-    while offset < len(chunk):
-        (length,) = struct.unpack_from("<I", chunk, offset)
-        items.append(chunk[offset + 4 : offset + 4 + length])
-        offset += 4 + length
-    return items
-
-
 def _response(
-    request: dict[str, Any], name: str, model: Any, prediction: np.ndarray
+    request: InferRequest, name: str, model: Any, prediction: np.ndarray
 ) -> tuple[bytes, bytes]:
-    wanted = request.get("outputs") or []
-    output_name = wanted[0].get("name") if wanted else model.outputs()[0].name
-    binary = bool((request.get("parameters") or {}).get("binary_data_output"))
-    if wanted:
-        binary = bool((wanted[0].get("parameters") or {}).get("binary_data", binary))
+    output_name = request.output_name([t.name for t in model.outputs()], name)
     datatype = v2_datatype(prediction.dtype)
     output: dict[str, Any] = {
         "name": output_name,
@@ -240,7 +171,7 @@ def _response(
         "datatype": datatype,
     }
     payload = b""
-    if binary:
+    if request.binary_output:
         if datatype == "BYTES":
             payload = b"".join(
                 struct.pack("<I", len(e)) + e
@@ -253,6 +184,6 @@ def _response(
         values = prediction.ravel().tolist()
         output["data"] = [str(v) for v in values] if datatype == "BYTES" else values
     body: dict[str, Any] = {"model_name": name, "outputs": [output]}
-    if "id" in request:
-        body["id"] = request["id"]
+    if request.id is not None:
+        body["id"] = request.id
     return orjson.dumps(body), payload

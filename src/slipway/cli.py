@@ -134,8 +134,8 @@ def token_create(
     expires: str | None = typer.Option(None, help="Lifetime such as 12h, 30d or 2w."),
 ) -> None:
     """Create a token; it is printed once and only its hash is stored."""
-    from slipway.auth.client import tokens_backend
     from slipway.auth.service import parse_duration
+    from slipway.platform import tokens_backend
 
     tokens = tokens_backend()
     first = not tokens.required()
@@ -152,7 +152,7 @@ def token_create(
 @token_app.command("list")
 def token_list() -> None:
     """List tokens with their roles and expiry (never the tokens themselves)."""
-    from slipway.auth.client import tokens_backend
+    from slipway.platform import tokens_backend
 
     for token in tokens_backend().list_tokens():
         expires = f"{token.expires_at:%Y-%m-%dT%H:%M:%SZ}" if token.expires_at else "never"
@@ -162,7 +162,7 @@ def token_list() -> None:
 @token_app.command("revoke")
 def token_revoke(name: str) -> None:
     """Revoke a token: requests bearing it are refused from now on."""
-    from slipway.auth.client import tokens_backend
+    from slipway.platform import tokens_backend
 
     tokens_backend().revoke_token(name)
     print(f"token {name!r} revoked")
@@ -174,7 +174,7 @@ def audit_list(
     max_results: int = typer.Option(50, min=1, max=1000, help="How many, newest first."),
 ) -> None:
     """The newest state-changing requests to the server: who, what, when, from where."""
-    from slipway.auth.client import audit_backend
+    from slipway.platform import audit_backend
 
     page = audit_backend().list_audit_events(actor=actor, max_results=max_results)
     for e in page.items:

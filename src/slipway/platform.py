@@ -17,6 +17,7 @@ from slipway.settings import Settings, get_settings
 if TYPE_CHECKING:
     from slipway.artifacts.service import ArtifactService
     from slipway.auth.audit import AuditService
+    from slipway.auth.client import RemoteAudit, RemoteTokens
     from slipway.auth.owners import OwnerService
     from slipway.auth.service import TokenService
     from slipway.auth.sessions import SessionService
@@ -176,6 +177,8 @@ _REMOTE = {
     "registry": "slipway.registry.client:remote_registry",
     "transform": "slipway.transform.client:remote_transform",
     "serving": "slipway.serving.client:remote_serving",
+    "tokens": "slipway.auth.client:remote_tokens",
+    "audit": "slipway.auth.client:remote_audit",
 }
 
 
@@ -230,6 +233,15 @@ def transform_backend() -> TransformService | RemoteTransform:
 
 def serving_backend() -> ServingService | RemoteServing:
     return _backend("serving")
+
+
+def tokens_backend() -> TokenService | RemoteTokens:
+    """What `slipway token` talks to: the server's tokens, or the local home's."""
+    return _backend("tokens")
+
+
+def audit_backend() -> AuditService | RemoteAudit:
+    return _backend("audit")
 
 
 @functools.cache

@@ -1,9 +1,9 @@
-"""Remote mode for tokens and the audit log, and where the CLI finds either."""
+"""Remote mode for tokens and the audit log, and what role a server gives a token."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import functools
 from urllib.parse import quote
 
 import httpx
@@ -14,7 +14,6 @@ from slipway.auth.audit import AuditEvent
 from slipway.auth.roles import Role
 from slipway.auth.service import CreatedToken, TokenInfo
 from slipway.experiments.models import Page
-from slipway.settings import get_settings
 
 
 class RemoteTokens:
@@ -60,22 +59,14 @@ class RemoteAudit:
         )
 
 
-def _backend(local: str, remote: type) -> Any:
-    settings = get_settings()
-    if settings.server_url:
-        return remote(HttpClient(settings.server_url, settings.token))
-    from slipway.platform import services
-
-    return getattr(services(settings), local)
+@functools.cache
+def remote_tokens(server_url: str, token: str | None) -> RemoteTokens:
+    return RemoteTokens(HttpClient(server_url, token))
 
 
-def tokens_backend() -> Any:
-    """The server's tokens when SLIPWAY_SERVER_URL is set, else the local home's."""
-    return _backend("tokens", RemoteTokens)
-
-
-def audit_backend() -> Any:
-    return _backend("audit", RemoteAudit)
+@functools.cache
+def remote_audit(server_url: str, token: str | None) -> RemoteAudit:
+    return RemoteAudit(HttpClient(server_url, token))
 
 
 def token_role(server_url: str, token: str | None) -> Role:

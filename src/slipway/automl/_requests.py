@@ -16,7 +16,7 @@ from typing import Any
 
 from slipway.automl import _data
 from slipway.automl import _recipes as recipes
-from slipway.automl.service import objective_metric
+from slipway.automl.candidates import objective_metric
 from slipway.training.models import Channel, CreateTrainingJob, ExperimentConfig, MetricDefinition
 from slipway.tuning.models import CreateTuningJob
 

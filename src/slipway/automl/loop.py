@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from slipway.automl import _children, _data, notebooks
 from slipway.automl import _recipes as recipes
 from slipway.automl._requests import CandidateSetup, source_tarball
+from slipway.automl.candidates import KIND, candidate
 from slipway.automl.models import CreateAutoMLJob
-from slipway.automl.service import KIND, candidate
 from slipway.errors import Conflict, SlipwayError
 from slipway.jobs.models import JobStatus, SecondaryStatus
 from slipway.registry.models import CreateModelPackageFromTrainingJob

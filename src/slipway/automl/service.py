@@ -15,31 +15,27 @@ from typing import Any
 from slipway.artifacts.service import ArtifactService
 from slipway.automl import _data
 from slipway.automl._recipes import MAXIMIZE
+from slipway.automl.candidates import KIND, candidate
 from slipway.automl.models import (
     AutoMLCandidate,
     AutoMLJob,
     AutoMLJobArtifacts,
     AutoMLJobObjective,
-    CandidateStep,
     CreateAutoMLJob,
-    FinalObjectiveMetric,
-    InferenceContainer,
-    ObjectiveStatus,
     ResolvedAttributes,
 )
 from slipway.errors import AlreadyExists, NotFound, ValidationError
 from slipway.experiments.models import Page
 from slipway.experiments.service import ExperimentsService
 from slipway.jobs.lifecycle import JobLifecycle
-from slipway.jobs.models import Job, JobKind, JobStatus
+from slipway.jobs.models import Job, JobStatus
 from slipway.jobs.service import JobService
 from slipway.registry.service import RegistryService
 from slipway.settings import Settings
 from slipway.training.models import TrainingJob
-from slipway.training.service import TrainingService, source_arn
+from slipway.training.service import TrainingService
 from slipway.tuning.service import TuningService
 
-KIND = JobKind.AUTOML
 # Below this, not even one candidate per algorithm can be trained and validated.
 MIN_TOTAL_RUNTIME_SECONDS = 20
 SORT_BY = ("CreationTime", "Status", "FinalObjectiveMetricValue")
@@ -47,11 +43,6 @@ SORT_BY = ("CreationTime", "Status", "FinalObjectiveMetricValue")
 
 def automl_job_arn(name: str) -> str:
     return f"arn:slipway:automl-job/{name}"
-
-
-def objective_metric(metric: str) -> str:
-    """The metric definition name a candidate's objective is logged under."""
-    return f"validation:{metric}"
 
 
 class AutoMLService:
@@ -258,62 +249,3 @@ class AutoMLService:
             warnings=result.get("Warnings", []),
             model_package_arn=result.get("ModelPackageArn"),
         )
-
-
-def candidate(child: TrainingJob, metric: str | None, result: dict[str, Any]) -> AutoMLCandidate:
-    """AutoMLCandidate of one training job."""
-    metrics = {
-        m.metric_name.removeprefix("validation:"): m.value for m in child.final_metric_data_list
-    }
-    value = metrics.get(metric) if metric else None
-    status = child.training_job_status
-    if not status.is_final:
-        objective_status = ObjectiveStatus.PENDING
-    elif value is not None and status == JobStatus.COMPLETED:
-        objective_status = ObjectiveStatus.SUCCEEDED
-    else:
-        objective_status = ObjectiveStatus.FAILED
-    final = None
-    if value is not None and status == JobStatus.COMPLETED and metric:
-        direction = "Maximize" if MAXIMIZE[metric] else "Minimize"
-        final = FinalObjectiveMetric(type=direction, metric_name=metric, value=value)
-    containers = []
-    if child.model_artifacts:
-        containers.append(
-            InferenceContainer(model_data_url=child.model_artifacts["S3ModelArtifacts"])
-        )
-    hps = {k: _plain(v) for k, v in child.hyper_parameters.items() if not k.startswith("_")}
-    properties: dict[str, Any] = {
-        "Algorithm": hps.get("algorithm"),
-        "HyperParameters": hps,
-        "Metrics": metrics,
-    }
-    if hps.get("algorithm") == "ensemble":
-        properties["Members"] = result.get("EnsembleMembers", {}).get(child.training_job_name, [])
-    return AutoMLCandidate(
-        candidate_name=child.training_job_name,
-        final_auto_ml_job_objective_metric=final,
-        objective_status=objective_status,
-        candidate_steps=[
-            CandidateStep(
-                candidate_step_arn=source_arn(child.training_job_name),
-                candidate_step_name=child.training_job_name,
-            )
-        ],
-        candidate_status=status,
-        inference_containers=containers,
-        creation_time=child.creation_time,
-        end_time=child.training_end_time,
-        last_modified_time=child.last_modified_time,
-        failure_reason=child.failure_reason,
-        candidate_properties=properties,
-    )
-
-
-def _plain(encoded: str) -> Any:
-    import json
-
-    try:
-        return json.loads(encoded)
-    except ValueError:
-        return encoded

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Protocol
 
 from slipway.jobs.models import JobKind
-from slipway.settings import Settings
 
 _POLL_SECONDS = 0.05
 # How often a watcher asks whether its job was asked to stop.
@@ -77,13 +76,6 @@ class JobBackend(Protocol):
     def adopt(self, job: JobRef, identity: int, skip_lines: int) -> JobProcess:
         """The process of a job another watcher started, its first ``skip_lines`` log
         lines (handled by that watcher already) left out."""
-
-
-def backend_for(settings: Settings) -> JobBackend:
-    """The backend the settings ask for."""
-    from slipway.jobs.local import LocalBackend
-
-    return LocalBackend(settings.job_start_method)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from slipway.experiments.models import (
     Source,
 )
 from slipway.experiments.service import ExperimentsService
-from slipway.jobs.backend import backend_for
+from slipway.jobs.backends import backend_for
 from slipway.jobs.lifecycle import EndListener, JobLifecycle
 from slipway.jobs.models import Job, JobKind, JobStatus, LogLine
 from slipway.jobs.service import JobService

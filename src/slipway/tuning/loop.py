@@ -25,7 +25,7 @@ from slipway.training.models import CreateTrainingJob, ExperimentConfig, trial_c
 from slipway.training.watcher import PreparedFolder
 from slipway.tuning.models import CreateTuningJob, EarlyStoppingType, Strategy
 from slipway.tuning.search import SearchSpace, create_study, finished_trial
-from slipway.tuning.service import KIND, objective_reported, summary
+from slipway.tuning.summaries import KIND, objective_reported, summary
 
 if TYPE_CHECKING:
     from slipway.training.models import TrainingJob

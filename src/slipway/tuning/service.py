@@ -10,23 +10,20 @@ process that looks, which rebuilds the search from the jobs that already ran.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterable
-from typing import Any
 
 from slipway.artifacts.service import ArtifactService
 from slipway.errors import AlreadyExists, Conflict, NotFound
 from slipway.experiments.models import Page
 from slipway.experiments.service import ExperimentsService
 from slipway.jobs.lifecycle import JobLifecycle
-from slipway.jobs.models import Job, JobKind, JobStatus
+from slipway.jobs.models import Job, JobStatus
 from slipway.jobs.service import JobService
 from slipway.settings import Settings
 from slipway.training.models import TrainingJob
-from slipway.training.service import TrainingService, source_arn
+from slipway.training.service import TrainingService
 from slipway.tuning.models import (
     CreateTuningJob,
-    ObjectiveMetric,
     ObjectiveStatus,
     ObjectiveStatusCounters,
     ObjectiveType,
@@ -35,8 +32,7 @@ from slipway.tuning.models import (
     TuningJob,
     _tuning_job_name,
 )
-
-KIND = JobKind.TUNING
+from slipway.tuning.summaries import KIND, summary
 
 
 def tuning_job_arn(name: str) -> str:
@@ -213,53 +209,6 @@ class TuningService:
         )
 
 
-def objective_reported(status: JobStatus, value: float | None) -> bool:
-    """An ended training job counts for the objective if it reported it and was not failed."""
-    return value is not None and status in (JobStatus.COMPLETED, JobStatus.STOPPED)
-
-
-def summary(
-    child: TrainingJob,
-    tuned_names: list[str],
-    metric_name: str,
-    objective_type: ObjectiveType,
-    early_stopped: set[str],
-) -> TrainingJobSummary:
-    """HyperParameterTrainingJobSummary of one training job of a tuning job."""
-    tuned = {
-        name: _plain(child.hyper_parameters[name])
-        for name in tuned_names
-        if name in child.hyper_parameters
-    }
-    value = next(
-        (m.value for m in child.final_metric_data_list if m.metric_name == metric_name), None
-    )
-    status = child.training_job_status
-    if not status.is_final:
-        objective_status = ObjectiveStatus.PENDING
-    elif objective_reported(status, value):
-        objective_status = ObjectiveStatus.SUCCEEDED
-    else:
-        objective_status = ObjectiveStatus.FAILED
-    metric = None
-    if value is not None and status.is_final:
-        metric = ObjectiveMetric(type=objective_type, metric_name=metric_name, value=value)
-    return TrainingJobSummary(
-        training_job_name=child.training_job_name,
-        training_job_arn=source_arn(child.training_job_name),
-        tuning_job_name=child.tuning_job_name,
-        tuned_hyper_parameters=tuned,
-        final_hyper_parameter_tuning_job_objective_metric=metric,
-        objective_status=objective_status,
-        training_job_status=status,
-        failure_reason=child.failure_reason,
-        early_stopped=child.training_job_name in early_stopped,
-        creation_time=child.creation_time,
-        training_start_time=child.training_start_time,
-        training_end_time=child.training_end_time,
-    )
-
-
 def best_of(
     summaries: list[TrainingJobSummary], objective_type: ObjectiveType
 ) -> TrainingJobSummary | None:
@@ -279,15 +228,6 @@ def best_of(
         return metric.value if objective_type == ObjectiveType.MAXIMIZE else -metric.value
 
     return max(candidates, key=value)
-
-
-def _plain(encoded: str) -> str:
-    """hyperparameters.json holds JSON-encoded values; TunedHyperParameters plain strings."""
-    try:
-        value: Any = json.loads(encoded)
-    except ValueError:
-        return encoded
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _status_counters(summaries: list[TrainingJobSummary]) -> TrainingJobStatusCounters:

@@ -54,13 +54,13 @@ NOTEBOOK_POLICY = _policy(
     "sandbox",
 )
 
-# FastAPI's Swagger UI page loads its script and styles from jsDelivr and starts with an
-# inline script. The page is fixed HTML whose only data is the server's own OpenAPI
-# schema, so the inline script is allowed on this page alone.
+# FastAPI's Swagger UI page loads its script and styles from jsDelivr, starts with an
+# inline script and styles its parts inline. The page is fixed HTML whose only data is
+# the server's own OpenAPI schema, so inline script is allowed on this page alone.
 DOCS_POLICY = _policy(
     "default-src 'none'",
     "script-src https://cdn.jsdelivr.net 'unsafe-inline'",
-    "style-src https://cdn.jsdelivr.net",
+    "style-src https://cdn.jsdelivr.net 'unsafe-inline'",
     "img-src 'self' data: https://fastapi.tiangolo.com",
     "connect-src 'self'",
     *_FRAMED_BY_STUDIO_ONLY,

@@ -21,12 +21,12 @@ _FRAMED_BY_STUDIO_ONLY = ("base-uri 'none'", "form-action 'self'", "frame-ancest
 
 # Studio's pages: scripts only from the server's own files, never inline, so markup that
 # slipped into a page cannot run. Styles may be inline because plotly.js adds <style>
-# elements as it draws its charts.
+# elements as it draws its charts; it makes a chart's PNG download from a blob: image.
 PAGE_POLICY = _policy(
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
+    "img-src 'self' data: blob:",
     "object-src 'none'",
     *_FRAMED_BY_STUDIO_ONLY,
 )

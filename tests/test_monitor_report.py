@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html as markup
 import json
 import os
 import re
@@ -93,6 +94,7 @@ def test_report_metrics_and_cli_against_a_server(slipway_server, tmp_path, uniqu
         assert "Baseline drift distance: " in html
         script = httpx.get(f"{base}/plotly.min.js")
         assert script.status_code == 200 and len(script.content) > 1_000_000
+        assert "data-figure" in httpx.get(f"{base}/report.js").text
 
         metrics = httpx.get(f"{slipway_server}/metrics").text
         labels = f'endpoint="{endpoint}",monitoring_schedule="{name}"'
@@ -109,6 +111,7 @@ def test_report_metrics_and_cli_against_a_server(slipway_server, tmp_path, uniqu
         cli("monitor", "report", execution, "--output", str(saved))
         assert saved.read_text() == html
         assert (saved.parent / "plotly.min.js").stat().st_size > 1_000_000
+        assert "data-figure" in (saved.parent / "report.js").read_text()
         opened = tmp_path / "opened.txt"
         browser = tmp_path / "browser.sh"
         browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
@@ -131,11 +134,10 @@ def test_a_missing_report_is_a_404_with_the_reason(slipway_server):
 
 def _figure(html: str, feature: str) -> dict[str, dict]:
     """The traces, by name, of the figure the report draws for one feature."""
-    found = re.search(
-        rf'data-feature="{feature}">.*?var fig = (.*?); Plotly\.newPlot', html, re.DOTALL
-    )
+    found = re.search(rf'data-feature="{feature}">.*?data-figure="(.*?)"', html, re.DOTALL)
     assert found, f"no chart for {feature}"
-    return {trace["name"]: trace for trace in json.loads(found.group(1))["data"]}
+    figure = json.loads(markup.unescape(found.group(1)))
+    return {trace["name"]: trace for trace in figure["data"]}
 
 
 def test_a_shifted_feature_is_charted_whole_beyond_the_baseline_range(tmp_path, unique):

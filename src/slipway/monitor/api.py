@@ -2,7 +2,8 @@
 
 ``/api/v1/monitoring/baselines``, ``/api/v1/monitoring-schedules[/{name}[/stop|start|
 executions]]``, ``/api/v1/monitoring-executions[/{name}[/stop|files/{file}|report|
-alerts]]``, ``/api/v1/monitoring/alert-deliveries`` and ``/api/v1/monitoring/ground-truth``.
+plotly.min.js|report.js|alerts]]``, ``/api/v1/monitoring/alert-deliveries`` and
+``/api/v1/monitoring/ground-truth``.
 Per-feature metrics go out on the server's ``/metrics`` (see ``slipway.monitor.metrics``).
 """
 
@@ -28,8 +29,9 @@ from slipway.monitor.models import (
     SuggestBaseline,
     UpdateMonitoringSchedule,
 )
-from slipway.monitor.report import plotly_js
+from slipway.monitor.report import scripts
 from slipway.monitor.service import MonitorService
+from slipway.server.headers import REPORT_POLICY
 
 router = APIRouter(prefix="/api/v1", tags=["monitor"])
 _Max = Annotated[int, Query(ge=1, le=1000)]
@@ -129,20 +131,38 @@ def stop_monitoring_execution(name: str, svc: Service) -> MonitoringExecution:
 
 @router.get("/monitoring-executions/{name}/files/{file_name}")
 def read_execution_file(name: str, file_name: str, svc: Service) -> Response:
-    media = "text/html" if file_name.endswith(".html") else "application/json"
-    return Response(svc.read_execution_file(name, file_name), media_type=media)
+    content = svc.read_execution_file(name, file_name)
+    if file_name.endswith(".html"):
+        return _report(content)
+    return Response(content, media_type="application/json")
 
 
 @router.get("/monitoring-executions/{name}/report")
 def read_report(name: str, svc: Service) -> Response:
-    """The execution's HTML report; it loads plotly.min.js from beside itself."""
-    return Response(svc.read_execution_file(name, "report.html"), media_type="text/html")
+    """The execution's HTML report; it loads its scripts from beside itself."""
+    return _report(svc.read_execution_file(name, "report.html"))
+
+
+def _report(content: bytes) -> Response:
+    # Sandboxed wherever it is opened: its feature names come from whoever calls an endpoint.
+    return Response(
+        content, media_type="text/html", headers={"Content-Security-Policy": REPORT_POLICY}
+    )
 
 
 @router.get("/monitoring-executions/{name}/plotly.min.js")
 def plotly(name: str) -> FileResponse:
+    return _script("plotly.min.js")
+
+
+@router.get("/monitoring-executions/{name}/report.js")
+def report_js(name: str) -> FileResponse:
+    return _script("report.js")
+
+
+def _script(file_name: str) -> FileResponse:
     return FileResponse(
-        plotly_js(),
+        scripts()[file_name],
         media_type="text/javascript",
         headers={"Cache-Control": "public, max-age=86400"},
     )

@@ -220,16 +220,17 @@ def report(
     output: Path | None = typer.Option(None, "--output", help="Write the HTML here."),
     open_it: bool = typer.Option(False, "--open", help="Open it in the web browser."),
 ) -> None:
-    """Save (and open) the HTML report of an execution, with plotly.js beside it."""
+    """Save (and open) the HTML report of an execution, with its scripts beside it."""
     html = monitor_backend().read_execution_file(execution, "report.html")
     if output is None and not open_it:
         raise ValidationError("pass --output FILE, --open, or both")
     target = output or Path(tempfile.mkdtemp(prefix="slipway-report-")) / f"{execution}.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(html)
-    from slipway.monitor.report import plotly_js  # numpy and plotly: only for this command
+    from slipway.monitor.report import scripts  # numpy and plotly: only for this command
 
-    shutil.copyfile(plotly_js(), target.parent / "plotly.min.js")
+    for file_name, path in scripts().items():
+        shutil.copyfile(path, target.parent / file_name)
     typer.echo(str(target))
     if open_it:
         webbrowser.open(target.resolve().as_uri())

@@ -2,15 +2,18 @@
 current distributions on one chart (drawn by ``distributions``, as Studio's are) with
 plotly.js.
 
-The page loads ``plotly.min.js`` from beside itself (the REST route and ``slipway monitor
-report --open`` put the copy that ships in the plotly package there; no CDN). Without it
-the page still shows every number in its tables.
+The page loads its scripts from beside itself: ``plotly.min.js`` (the copy that ships in
+the plotly package; no CDN) and ``report.js``, which draws each chart from the figure in
+its ``data-figure`` attribute (the REST routes and ``slipway monitor report`` put both
+there). It holds no inline script, and every value in it is escaped: feature names come
+from whoever calls an endpoint. Without the scripts it still shows every number in its
+tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +25,7 @@ from slipway.monitor.models import CreateMonitoringSchedule
 
 _CHART_HEIGHT = 300
 _env = jinja2.Environment(
-    loader=jinja2.PackageLoader("slipway.monitor", "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
+    loader=jinja2.PackageLoader("slipway.monitor", "templates"), autoescape=True
 )
 
 
@@ -32,6 +34,11 @@ def plotly_js() -> Path:
     import plotly
 
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def scripts() -> dict[str, Path]:
+    """The scripts the report loads from beside itself, by file name."""
+    return {"plotly.min.js": plotly_js(), "report.js": Path(__file__).with_name("report.js")}
 
 
 def render(
@@ -58,7 +65,7 @@ def render(
                 "violations": chart.violations,
                 "distance": distances.get(chart.name),
                 "rows": _summary(base, now),
-                "figure": _js(chart.figure),
+                "figure": chart.figure,
             }
         )
     return _env.get_template("report.html.j2").render(
@@ -96,7 +103,9 @@ def render_quality(
             {
                 "type": "bar",
                 "x": [r[0] for r in rows],
-                "y": [r[1] for r in rows],
+                # The figure goes into the page as JSON, which has no NaN (an AUC over
+                # one class): a gap in the chart; the table still says nan.
+                "y": [None if r[1] is None or math.isnan(r[1]) else r[1] for r in rows],
                 "marker": {"color": ["#d62728" if r[0] in flagged else "#1f77b4" for r in rows]},
             }
         ],
@@ -112,7 +121,7 @@ def render_quality(
         violations=violations,
         item_count=statistics.get("dataset", {}).get("item_count", 0),
         features=[],
-        quality={"rows": rows, "flagged": flagged, "figure": _js(figure)},
+        quality={"rows": rows, "flagged": flagged, "figure": figure},
     )
 
 
@@ -135,8 +144,3 @@ def _summary(
 
     keys = ["num_present", "num_missing", "mean", "std_dev", "min", "max", "distinct_count"]
     return [(key, pick(base, key), pick(now, key)) for key in keys]
-
-
-def _js(value: Any) -> str:
-    """JSON safe inside a <script> element (a feature may be named "</script>")."""
-    return json.dumps(value).replace("</", "<\\/")

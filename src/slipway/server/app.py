@@ -19,6 +19,7 @@ from slipway.monitor import api as monitor_api
 from slipway.platform import services
 from slipway.registry import api as registry_api
 from slipway.server.background import lifespan
+from slipway.server.headers import SecurityHeadersMiddleware
 from slipway.server.middleware import AuthMiddleware, BodyLimitMiddleware, OriginCheckMiddleware
 from slipway.serving import api as serving_api
 from slipway.serving.gateway import ServingMiddleware
@@ -121,7 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tokens=app.state.services.tokens,
         sessions=app.state.services.sessions,
     )
-    # Outermost: no request for another host name, or state change from another site,
-    # reaches anything.
+    # No request for another host name, or state change from another site, reaches
+    # anything behind this.
     app.add_middleware(OriginCheckMiddleware, allowed_hosts=settings.allowed_hosts)
+    # Outermost: every response, invocations and refusals too, carries the security headers.
+    app.add_middleware(SecurityHeadersMiddleware, docs_path=app.docs_url)
     return app

@@ -7,6 +7,7 @@ All are plain ASGI (not BaseHTTPMiddleware) so they add no task or copy per requ
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -25,6 +26,9 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Open to anyone: health, and Studio's sign-in page with its own CSS and JavaScript.
 _OPEN_PATHS = frozenset({"/healthz"})
 _OPEN_PREFIX = "/studio/static/"
+# A monitor report's scripts (plotly.js and the code that draws its charts; no data): the
+# report runs sandboxed, in an opaque origin whose requests carry no session cookie.
+_REPORT_SCRIPTS = re.compile(r"/api/v1/monitoring-executions/[^/]+/(plotly\.min|report)\.js")
 # Artifact uploads stream to disk and are not held to the JSON body limit.
 _UNLIMITED = "/artifacts/"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -164,7 +168,7 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIX):
+        if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIX) or _REPORT_SCRIPTS.fullmatch(path):
             await self.app(scope, receive, send)
             return
         audited = scope["method"] not in _SAFE_METHODS

@@ -19,16 +19,12 @@ from fastapi.responses import HTMLResponse, Response
 from slipway.automl.models import AutoMLCandidate, AutoMLJob
 from slipway.errors import NotFound, SlipwayError
 from slipway.jobs.models import JobKind, JobStatus, StatusTransition
+from slipway.server.headers import NOTEBOOK_POLICY
 from slipway.studio.common import HERE, PAGE_SIZE, error_page, render, services
 
 NOTEBOOK_TEMPLATE = "automl_notebook.html.j2"
 # The most candidates the service lists at once (it has no pages): the best ones.
 LEADERBOARD_SIZE = 100
-# What a rendered notebook may load: its inline styles and its data: images, nothing else.
-NOTEBOOK_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
-    "frame-ancestors 'self'"
-)
 
 router = APIRouter(include_in_schema=False)
 
@@ -162,10 +158,7 @@ def notebook_html(request: Request, name: str, kind: str) -> Response:
         html = _render_notebook(_read(request, uri), kind)
     except SlipwayError as error:
         return error_page(request, error)
-    return HTMLResponse(
-        html,
-        headers={"Content-Security-Policy": NOTEBOOK_POLICY, "X-Content-Type-Options": "nosniff"},
-    )
+    return HTMLResponse(html, headers={"Content-Security-Policy": NOTEBOOK_POLICY})
 
 
 @router.get("/automl/{name}/notebooks/{kind}/ipynb")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jinja2
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -30,7 +31,11 @@ STATIC_DIR = HERE / "static"
 PAGE_SIZE = 25
 CSRF_FIELD = "csrf"
 
-templates = Jinja2Templates(directory=HERE / "templates")
+# Every template escapes every value, whatever its file name ends with (Starlette's own
+# environment escapes only names ending in .html, .htm or .xml).
+templates = Jinja2Templates(
+    env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+)
 
 
 def csrf_token(request: Request) -> str:

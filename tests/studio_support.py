@@ -44,6 +44,14 @@ class Studio:
     home: Path
     process: subprocess.Popen[bytes]
 
+    def session_cookies(self) -> dict[str, str]:
+        """The cookies of a fresh sign-in with the token, as a browser would hold them."""
+        import httpx
+
+        signed_in = httpx.post(f"{self.url}/signin", data={"token": self.token})
+        assert signed_in.status_code == 303, signed_in.text
+        return dict(signed_in.cookies)
+
 
 @contextmanager
 def studio_server(home: Path, seed: Callable[[], None], **env: str) -> Iterator[Studio]:

@@ -197,7 +197,7 @@ def test_a_running_jobs_page_streams_new_lines_and_turns_completed_without_reloa
 def test_the_log_stream_sends_every_line_then_ends_with_the_final_status(
     studio: Studio, trained: str
 ) -> None:
-    cookies = {"slipway_session": studio.token}
+    cookies = studio.session_cookies()
     url = f"{studio.url}/jobs/TrainingJob/{trained}/logs/stream"
     with httpx.stream("GET", url, params={"after": 2990}, cookies=cookies) as response:
         kind = response.headers["content-type"]
@@ -217,7 +217,7 @@ def test_stop_form_stops_a_running_job_and_refuses_a_post_without_its_csrf_field
     _train(studio, tmp_path / "src", name, SLEEPING_SCRIPT)
     _until(lambda: _training_job(studio, name)["SecondaryStatus"] == "Training", "the script")
     stop_url = f"{studio.url}/jobs/TrainingJob/{name}/stop"
-    cookies = {"slipway_session": studio.token}
+    cookies = studio.session_cookies()
     missing = httpx.post(stop_url, cookies=cookies, data={})
     wrong = httpx.post(stop_url, cookies=cookies, data={"csrf": "0" * 64})
     assert missing.status_code == 403 and wrong.status_code == 403

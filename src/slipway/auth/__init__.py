@@ -1,1 +1,2 @@
-"""API tokens: created by an administrator, presented as ``Authorization: Bearer``."""
+"""Access control: tokens with roles, Studio's sessions, the role table and its guard,
+and the audit log."""

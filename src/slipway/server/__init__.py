@@ -1,1 +1,1 @@
-"""The slipway server: the REST API (and later Studio) in one ASGI application."""
+"""The slipway server: the REST API, Studio and the data plane in one ASGI application."""

@@ -8,9 +8,11 @@ by unique names.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import subprocess
 import sys
+import tarfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -42,6 +44,7 @@ class Keys:
 @dataclass
 class Server:
     url: str
+    admin_token: str
     editor: Keys
     viewer: Keys
 
@@ -59,16 +62,16 @@ def _create_access_key(database_url: str, home: Path, name: str, role: str) -> K
 def server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("sagemaker-home")
     with fresh_database(postgres_url) as database_url:
-        subprocess.run(
+        admin = subprocess.run(
             [SLIPWAY, "token", "create", "admin", "--role", "admin"],
             env={**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_DATABASE_URL": database_url,
                  "SLIPWAY_SERVER_URL": "", "SLIPWAY_TOKEN": ""},
-            capture_output=True, check=True,
+            capture_output=True, text=True, check=True,
         )  # fmt: skip
         editor = _create_access_key(database_url, home, "scientist", "editor")
         viewer = _create_access_key(database_url, home, "auditor", "viewer")
         with run_slipway_server(database_url, home) as (url, _):
-            yield Server(url, editor, viewer)
+            yield Server(url, admin.stdout.strip(), editor, viewer)
 
 
 def _client(url: str, keys: Keys | None = None, **config: Any) -> Any:
@@ -210,6 +213,63 @@ def test_pages_follow_next_token_until_the_last(sagemaker: Any, name) -> None:
         names += [r["Experiment"]["ExperimentName"] for r in page["Results"]]
     assert sizes == [2, 2, 1]
     assert names == [f"{experiment}-{i}" for i in range(5)]
+
+
+# --- training jobs -------------------------------------------------------------------------
+
+TRAIN_SCRIPT = b"""
+import os
+print("loss=0.25;", flush=True)
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as out:
+    out.write("trained")
+"""
+
+
+def _run_training_job(server: Server, job: str) -> None:
+    """A script-mode job made through slipway's REST API, finished by the time it returns."""
+    from slipway.training.client import remote_training
+    from slipway.training.models import CreateTrainingJob
+
+    tarball = io.BytesIO()
+    with tarfile.open(fileobj=tarball, mode="w:gz") as tar:
+        member = tarfile.TarInfo("train.py")
+        member.size = len(TRAIN_SCRIPT)
+        tar.addfile(member, io.BytesIO(TRAIN_SCRIPT))
+    training = remote_training(server.url, server.admin_token)
+    source = training.upload_source(job, [tarball.getvalue()])
+    request = CreateTrainingJob(
+        training_job_name=job, entry_point="train.py", source_uri=source,
+        metric_definitions=[{"Name": "loss", "Regex": r"loss=([0-9.]+);"}],
+    )  # fmt: skip
+    training.create_training_job(request)
+    # boto3's own waiter polls DescribeTrainingJob until the job ends.
+    waiter = _client(server.url, server.editor).get_waiter("training_job_completed_or_stopped")
+    waiter.wait(TrainingJobName=job, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+
+
+def test_a_training_job_is_described_and_listed(server: Server, sagemaker: Any, name) -> None:
+    job = name("fit")
+    _run_training_job(server, job)
+
+    described = sagemaker.describe_training_job(TrainingJobName=job)
+    assert described["TrainingJobArn"].endswith(f":training-job/{job}")
+    assert described["TrainingJobStatus"] == "Completed"
+    assert described["SecondaryStatus"] == "Completed"
+    assert described["ModelArtifacts"]["S3ModelArtifacts"].endswith("model.tar.gz")
+    assert described["StoppingCondition"] == {"MaxRuntimeInSeconds": 24 * 3600}
+    assert described["FinalMetricDataList"][0]["MetricName"] == "loss"
+    assert described["FinalMetricDataList"][0]["Value"] == 0.25
+    assert described["AlgorithmSpecification"]["MetricDefinitions"][0]["Name"] == "loss"
+    listed = sagemaker.list_training_jobs(NameContains=job, StatusEquals="Completed")
+    assert [j["TrainingJobName"] for j in listed["TrainingJobSummaries"]] == [job]
+    with pytest.raises(sagemaker.exceptions.ResourceNotFound):
+        sagemaker.describe_training_job(TrainingJobName=name("never-ran"))
+
+
+def test_a_list_member_not_acted_on_yet_is_refused_not_ignored(sagemaker: Any) -> None:
+    with pytest.raises(ClientError) as raised:
+        sagemaker.list_training_jobs(SortBy="Name")
+    assert _error(raised)[1] == "ValidationException" and "'SortBy'" in _error(raised)[2]
 
 
 # --- errors in AWS's shape -----------------------------------------------------------------
@@ -373,6 +433,10 @@ def test_every_implemented_operation_answers_its_output_shape(server: Server, na
     client.delete_trial_component(TrialComponentName=component)
     client.delete_trial(TrialName=trial)
     client.delete_experiment(ExperimentName=experiment)
+    job = name("shape-job")
+    _run_training_job(server, job)
+    client.describe_training_job(TrainingJobName=job)
+    client.list_training_jobs(NameContains=job)
 
     assert set(checked) == set(OPERATIONS)
     assert {op: problems for op, problems in checked.items() if problems} == {}

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from slipway.auth.guard import request_services
 from slipway.errors import SlipwayError, ValidationError, describe_problems
-from slipway.sagemaker import experiments, shapes
+from slipway.sagemaker import experiments, shapes, training
 from slipway.sagemaker.operations import Context, Operation
 from slipway.sagemaker.protocol import (
     CONTENT_TYPE,
@@ -30,7 +30,7 @@ log = logging.getLogger("slipway.sagemaker")
 router = APIRouter(include_in_schema=False)
 
 TARGET_PREFIX = "SageMaker"
-OPERATIONS: dict[str, Operation] = {**experiments.OPERATIONS}
+OPERATIONS: dict[str, Operation] = {**experiments.OPERATIONS, **training.OPERATIONS}
 
 
 def _unknown(message: str) -> AwsError:

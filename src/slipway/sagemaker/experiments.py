@@ -16,7 +16,13 @@ from slipway.experiments.models import (
     TrialComponent,
     TrialComponentStatus,
 )
-from slipway.sagemaker.operations import Context, Operation, page_arguments, wire
+from slipway.sagemaker.operations import (
+    Context,
+    Operation,
+    page_arguments,
+    refuse_unsupported,
+    wire,
+)
 
 _SEARCH_RECORDS = {
     "Experiment": "Experiment",
@@ -206,6 +212,7 @@ def disassociate_trial_component(ctx: Context, request: dict[str, Any]) -> dict[
 
 
 def search(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+    refuse_unsupported(request, "CrossAccountFilterOption", "VisibilityConditions")
     resource = request["Resource"]
     record = _SEARCH_RECORDS.get(resource)
     if record is None:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from slipway.auth.guard import GuardedServices
+from slipway.errors import ValidationError
 from slipway.settings import Settings
 
 # What the API documents when a list or search call gives no MaxResults.
@@ -46,3 +47,12 @@ def page_arguments(request: dict[str, Any]) -> dict[str, Any]:
         "max_results": request.get("MaxResults", DEFAULT_MAX_RESULTS),
         "next_token": request.get("NextToken"),
     }
+
+
+def refuse_unsupported(request: dict[str, Any], *members: str) -> None:
+    """Refuse members of the API that slipway does not act on yet, rather than ignore them."""
+    for member in members:
+        if member in request:
+            raise ValidationError(
+                f"the member {member!r} is not supported by this server yet; leave it out"
+            )

@@ -166,6 +166,8 @@ def shape_output(shape: Shape | None, value: Any) -> Any:
             if name in shape.members and item is not None
         }
         return {name: item for name, item in shaped.items() if item is not None}
+    if kind in ("list", "map") and not value and shape.metadata.get("min", 0) > 0:
+        return None  # AWS leaves out a member that would have fewer items than it must
     if kind == "list":
         return [shape_output(shape.member, item) for item in value]
     if kind == "map":

@@ -357,6 +357,15 @@ def test_a_body_changed_after_signing_is_refused(server: Server) -> None:
     assert _error(raised)[:2] == (403, "InvalidSignatureException")
 
 
+def test_an_access_key_made_through_the_server_signs_requests(server: Server, name) -> None:
+    env = {**os.environ, "SLIPWAY_SERVER_URL": server.url, "SLIPWAY_TOKEN": server.admin_token}
+    command = [SLIPWAY, "token", "create", name("remote"), "--role", "viewer", "--access-key"]
+    printed = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    keys = dict(line.split(" = ", 1) for line in printed.splitlines() if " = " in line)
+    client = _client(server.url, Keys(keys["aws_access_key_id"], keys["aws_secret_access_key"]))
+    assert "ExperimentSummaries" in client.list_experiments()
+
+
 def test_a_viewer_may_read_but_not_create(server: Server, name) -> None:
     viewer = _client(server.url, server.viewer)
     assert "ExperimentSummaries" in viewer.list_experiments()

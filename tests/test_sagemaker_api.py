@@ -366,6 +366,41 @@ def test_an_access_key_made_through_the_server_signs_requests(server: Server, na
     assert "ExperimentSummaries" in client.list_experiments()
 
 
+def test_the_runtime_checks_the_signature_of_an_invocation(
+    server: Server, tmp_path: Path, name
+) -> None:
+    from serving_support import deploy, pack, sklearn_model
+    from slipway._http import HttpClient
+    from slipway.serving.client import RemoteServing
+
+    endpoint = name("iris")
+    model = pack(sklearn_model(tmp_path / "iris"), tmp_path / "iris.tar.gz")
+    deploy(RemoteServing(HttpClient(server.url, server.admin_token)), endpoint, str(model))
+
+    def invoke(keys: Keys) -> Any:
+        runtime = boto3.client(
+            "sagemaker-runtime", endpoint_url=server.url, region_name="us-east-1",
+            aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key,
+            config=Config(retries={"max_attempts": 1}),
+        )  # fmt: skip
+        answer = runtime.invoke_endpoint(
+            EndpointName=endpoint, ContentType="text/csv", Body=b"5.1,3.5,1.4,0.2"
+        )
+        return orjson.loads(answer["Body"].read())
+
+    assert invoke(server.editor) == [0]
+    with pytest.raises(ClientError) as raised:
+        invoke(Keys(server.editor.access_key_id, "x" * 40))
+    assert _error(raised)[:2] == (403, "InvalidSignatureException")
+    # A token used as the access key id once passed with any secret at all.
+    with pytest.raises(ClientError) as raised:
+        invoke(Keys(server.admin_token, "any secret"))
+    assert _error(raised)[:2] == (403, "UnrecognizedClientException")
+    with pytest.raises(ClientError) as raised:
+        invoke(server.viewer)
+    assert _error(raised)[0] == 403 and "viewer" in _error(raised)[2]
+
+
 def test_a_viewer_may_read_but_not_create(server: Server, name) -> None:
     viewer = _client(server.url, server.viewer)
     assert "ExperimentSummaries" in viewer.list_experiments()

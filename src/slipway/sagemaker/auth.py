@@ -48,33 +48,40 @@ async def authenticate(
     try:
         if not await run_in_threadpool(tokens.required):
             return OWNER, receive
-        authorization = _header(scope, b"authorization")
-        if not authorization:
-            raise AwsError(
-                403, "MissingAuthenticationTokenException",
-                "this server needs signed requests: make an access key with `slipway token "
-                "create NAME --access-key` and give it to the AWS SDK as its credentials",
-            )  # fmt: skip
-        credential = sigv4.parse_authorization(authorization)
-        key = await run_in_threadpool(tokens.access_key, credential.access_key_id)
-        if key is None:
-            raise AwsError(
-                403, "UnrecognizedClientException",
-                f"access key {credential.access_key_id!r} is not known here; make one with "
-                "`slipway token create NAME --access-key`",
-            )  # fmt: skip
-        body = await _read_body(receive, max_bytes)
-        request = sigv4.SignedRequest(
-            method=scope["method"],
-            raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
-            query_string=scope["query_string"].decode("latin-1"),
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
-            body=body,
-        )
-        sigv4.verify(request, credential, key.secret_access_key, SERVICE, dt.datetime.now(dt.UTC))
+        return await signer(scope, receive, tokens, max_bytes)
     except SlipwayError as error:
         await error_response(error)(scope, receive, send)
         return None, receive
+
+
+async def signer(
+    scope: Scope, receive: Receive, tokens: Any, max_bytes: int
+) -> tuple[Principal, Receive]:
+    """Who signed the request, checked; raises AwsError (403) for anything else."""
+    authorization = _header(scope, b"authorization")
+    if not authorization:
+        raise AwsError(
+            403, "MissingAuthenticationTokenException",
+            "this server needs signed requests: make an access key with `slipway token "
+            "create NAME --access-key` and give it to the AWS SDK as its credentials",
+        )  # fmt: skip
+    credential = sigv4.parse_authorization(authorization)
+    key = await run_in_threadpool(tokens.access_key, credential.access_key_id)
+    if key is None:
+        raise AwsError(
+            403, "UnrecognizedClientException",
+            f"access key {credential.access_key_id!r} is not known here; make one with "
+            "`slipway token create NAME --access-key`",
+        )  # fmt: skip
+    body = await _read_body(receive, max_bytes)
+    request = sigv4.SignedRequest(
+        method=scope["method"],
+        raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+        query_string=scope["query_string"].decode("latin-1"),
+        headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+        body=body,
+    )
+    sigv4.verify(request, credential, key.secret_access_key, SERVICE, dt.datetime.now(dt.UTC))
     return key.principal, _replay(body, receive)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 import botocore
+import botocore.auth
 import httpx
 import orjson
 import pytest
@@ -343,6 +344,17 @@ def test_unknown_access_key_is_refused(server: Server) -> None:
         _client(server.url).list_experiments()
     assert _error(raised)[:2] == (403, "UnrecognizedClientException")
     assert "AKIDEXAMPLE" in _error(raised)[2]
+
+
+def test_a_signature_older_than_fifteen_minutes_is_refused(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=16)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: stale)
+    with pytest.raises(ClientError) as raised:
+        _client(server.url, server.editor).list_experiments()
+    assert _error(raised)[:2] == (403, "InvalidSignatureException")
+    assert "Signature expired" in _error(raised)[2]
 
 
 def test_a_body_changed_after_signing_is_refused(server: Server) -> None:

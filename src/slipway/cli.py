@@ -132,6 +132,11 @@ def token_create(
         help="viewer, editor, admin or invoke (default: admin for the first token, editor after).",
     ),
     expires: str | None = typer.Option(None, help="Lifetime such as 12h, 30d or 2w."),
+    access_key: bool = typer.Option(
+        False,
+        "--access-key",
+        help="Also make an AWS access key pair for boto3 and the SageMaker SDK; printed once.",
+    ),
 ) -> None:
     """Create a token; it is printed once and only its hash is stored."""
     from slipway.auth.service import parse_duration
@@ -139,7 +144,8 @@ def token_create(
 
     tokens = tokens_backend()
     first = not tokens.required()
-    created = tokens.create_token(name, role, parse_duration(expires) if expires else None)
+    lifetime = parse_duration(expires) if expires else None
+    created = tokens.create_token(name, role, lifetime, access_key=access_key)
     if first:
         err.print(
             "slipway: this first token turned authentication on: from now on every request "
@@ -147,6 +153,9 @@ def token_create(
             markup=False, highlight=False, soft_wrap=True,
         )  # fmt: skip
     print(created.token)
+    if created.access_key_id:
+        print(f"aws_access_key_id = {created.access_key_id}")
+        print(f"aws_secret_access_key = {created.secret_access_key}")
 
 
 @token_app.command("list")

@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     capture_flush_interval: float = Field(
         default=60.0, description="Seconds before a data capture file is moved to its URI."
     )
+    # What ARNs of the SageMaker API name: code that parses ARNs finds a well-formed one.
+    aws_region: str = Field(default="us-east-1", description="Region in SageMaker API ARNs.")
+    aws_account_id: str = Field(
+        default="000000000000",
+        pattern=r"^[0-9]{12}$",
+        description="Twelve-digit account id in SageMaker API ARNs.",
+    )
 
     @classmethod
     def settings_customise_sources(

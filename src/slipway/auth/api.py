@@ -22,6 +22,7 @@ class CreateToken(WireModel):
     name: str
     role: Role | None = None
     expires_in_seconds: Annotated[int, Field(ge=60, le=10 * 365 * 86400)] | None = None
+    access_key: bool = False
 
 
 class AuthStatus(WireModel):
@@ -46,7 +47,7 @@ def list_tokens(svc: Services) -> dict[str, list[TokenInfo]]:
 @router.post("/tokens", status_code=201)
 def create_token(body: CreateToken, svc: Services) -> CreatedToken:
     lifetime = dt.timedelta(seconds=body.expires_in_seconds) if body.expires_in_seconds else None
-    return svc.tokens.create_token(body.name, body.role, lifetime)
+    return svc.tokens.create_token(body.name, body.role, lifetime, access_key=body.access_key)
 
 
 @router.delete("/tokens/{name}", status_code=204)

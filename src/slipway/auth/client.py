@@ -26,12 +26,18 @@ class RemoteTokens:
         return self.http.request("GET", "/auth")["AuthRequired"]
 
     def create_token(
-        self, name: str, role: Role | str | None = None, expires_in: dt.timedelta | None = None
+        self,
+        name: str,
+        role: Role | str | None = None,
+        expires_in: dt.timedelta | None = None,
+        *,
+        access_key: bool = False,
     ) -> CreatedToken:
         body = {
             "Name": name,
             "Role": str(role) if role else None,
             "ExpiresInSeconds": int(expires_in.total_seconds()) if expires_in else None,
+            "AccessKey": access_key or None,
         }
         clean = {key: value for key, value in body.items() if value is not None}
         return CreatedToken.model_validate(self.http.request("POST", "/tokens", json=clean))

@@ -182,7 +182,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "tokens": {
         **dict.fromkeys(["create_token", "list_tokens", "revoke_token"], A),
         "required": R,
-        **dict.fromkeys(["authenticate", "principal_named"], _INTERNAL),
+        **dict.fromkeys(["access_key", "authenticate", "principal_named"], _INTERNAL),
     },
     "audit": {"list_audit_events": A, "record_event": _INTERNAL},
 }  # fmt: skip

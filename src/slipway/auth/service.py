@@ -1,6 +1,8 @@
 """Tokens with roles and expiry, and whether the server requires them.
 
-Only a SHA-256 of each token is stored. Whether authentication is on is a stored fact
+Only a SHA-256 of each token is stored. A token may also have an AWS-style access key
+pair for clients that sign their requests (``slipway.sagemaker.sigv4`` says why its
+secret is stored as is). Whether authentication is on is a stored fact
 (``server_state``): the first token turns it on and nothing turns it off by accident;
 revoking or outliving every token leaves a server nobody can use without a new admin
 token, never an open one.
@@ -12,6 +14,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -20,9 +23,10 @@ from slipway.errors import AlreadyExists, Conflict, NotFound, Unauthorized, Vali
 from slipway.experiments.models import WireModel
 from slipway.names import check_name
 from slipway.store.db import Database
-from slipway.store.tables import api_tokens, server_state, sessions
+from slipway.store.tables import access_keys, api_tokens, server_state, sessions
 
 TOKEN_PREFIX = "slw_"
+ACCESS_KEY_PREFIX = "SLWK"
 MIN_SECRET_LENGTH = 32
 _AUTH_MODE = "auth_mode"
 _DURATION = re.compile(r"(\d+)([mhdw])")
@@ -55,6 +59,23 @@ class TokenInfo(WireModel):
 
 class CreatedToken(TokenInfo):
     token: str
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """Who signs with an access key id, and the secret to check their signatures with."""
+
+    principal: Principal
+    secret_access_key: str
+
+
+def _new_access_key() -> tuple[str, str]:
+    # The form of AWS's keys (20 upper-case characters, a 40-character secret), so that
+    # clients which check the form accept them.
+    key_id = ACCESS_KEY_PREFIX + secrets.token_hex(8).upper()
+    return key_id, secrets.token_urlsafe(30)
 
 
 def _now() -> dt.datetime:
@@ -78,12 +99,14 @@ class TokenService:
         expires_in: dt.timedelta | None = None,
         *,
         secret: str | None = None,
+        access_key: bool = False,
     ) -> CreatedToken:
         """Make a token and return it; the secret is shown this once and never stored.
 
         The first token turns authentication on, so it must be an admin's (it is the one
         that can make the others); later tokens are editors' unless told otherwise. A
         ``secret`` chosen by the caller (a deployment's bootstrap token) must be long.
+        With ``access_key``, the token also gets an access key pair for signed requests.
         """
         check_name("token name", name)
         if secret is not None and len(secret) < MIN_SECRET_LENGTH:
@@ -113,6 +136,16 @@ class TokenService:
                 expires_at=now + expires_in if expires_in else None,
                 token=secret,
             )
+            if access_key:
+                info.access_key_id, info.secret_access_key = _new_access_key()
+                conn.execute(
+                    sa.insert(access_keys).values(
+                        access_key_id=info.access_key_id,
+                        token_name=name,
+                        secret_access_key=info.secret_access_key,
+                        created_at=now,
+                    )
+                )
             conn.execute(
                 sa.insert(api_tokens).values(
                     name=name,
@@ -160,6 +193,7 @@ class TokenService:
                 )
             conn.execute(sa.delete(api_tokens).where(api_tokens.c.name == name))
             conn.execute(sa.delete(sessions).where(sessions.c.token_name == name))
+            conn.execute(sa.delete(access_keys).where(access_keys.c.token_name == name))
 
     def required(self) -> bool:
         """Whether the server requires a token: stored when the first one was made."""
@@ -188,6 +222,24 @@ class TokenService:
                 "ask an admin for a new one"
             )
         return Principal(row.name, Role(row.role))
+
+    def access_key(self, access_key_id: str) -> AccessKey | None:
+        """The token behind an access key id, if the key exists; expired raises Unauthorized."""
+        columns = (api_tokens.c.name, api_tokens.c.role, api_tokens.c.expires_at)
+        with self.db.read() as conn:
+            row = conn.execute(
+                sa.select(*columns, access_keys.c.secret_access_key)
+                .join(api_tokens, api_tokens.c.name == access_keys.c.token_name)
+                .where(access_keys.c.access_key_id == access_key_id)
+            ).first()
+        if row is None:
+            return None
+        if row.expires_at is not None and row.expires_at <= _now():
+            raise Unauthorized(
+                f"the token {row.name!r} of access key {access_key_id!r} expired at "
+                f"{row.expires_at:%Y-%m-%dT%H:%M:%SZ}; ask an admin for a new one"
+            )
+        return AccessKey(Principal(row.name, Role(row.role)), row.secret_access_key)
 
     def principal_named(self, name: str) -> Principal | None:
         """The principal of a token by name, if it exists and has not expired."""

@@ -18,6 +18,7 @@ from slipway.jobs import api as jobs_api
 from slipway.monitor import api as monitor_api
 from slipway.platform import services
 from slipway.registry import api as registry_api
+from slipway.sagemaker import api as sagemaker_api
 from slipway.server.background import lifespan
 from slipway.server.headers import SecurityHeadersMiddleware
 from slipway.server.middleware import AuthMiddleware, BodyLimitMiddleware, OriginCheckMiddleware
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(serving_api.router)
     app.include_router(monitor_api.router)
     app.include_router(transform_api.router)
+    # boto3's sagemaker client: POST / (Studio's pages answer GET /).
+    app.include_router(sagemaker_api.router)
     # Studio's pages at /, after the API so that no page can shadow a route of it.
     app.include_router(studio_router)
 

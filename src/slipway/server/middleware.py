@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from slipway.auth.roles import OWNER, Principal, Role
 from slipway.auth.sessions import session_id_of
 from slipway.errors import SlipwayError
+from slipway.sagemaker import auth as aws_auth
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Open to anyone: health, and Studio's sign-in page with its own CSS and JavaScript.
@@ -151,10 +152,11 @@ async def _redirect(send: Send, location: str) -> None:
 class AuthMiddleware:
     """Say who calls (``scope["state"]["principal"]``), refuse who may not, audit changes.
 
-    The caller bears a token (``Authorization: Bearer``) or, from Studio's pages, a
-    session cookie. A server that does not require tokens treats an anonymous caller as
-    its owner. What each caller may do is decided by the services' guard
-    (``slipway.auth.guard``); here only who it is. Every state-changing request is
+    The caller bears a token (``Authorization: Bearer``), signs with a token's AWS access
+    key (``slipway.sagemaker.auth``) or, from Studio's pages, has a session cookie. A
+    server that does not require tokens treats an anonymous caller as its owner. What each
+    caller may do is decided by the services' guard (``slipway.auth.guard``); here only
+    who it is. Every state-changing request is
     written to the audit log with its outcome, refused ones too.
     """
 
@@ -182,7 +184,13 @@ class AuthMiddleware:
             await send(message)
 
         try:
-            principal = await self._authenticate(scope, send_noting_status)
+            if aws_auth.is_aws_request(scope):
+                max_bytes = self.services.settings.max_body_bytes
+                principal, receive = await aws_auth.authenticate(
+                    scope, receive, send_noting_status, self.services.tokens, max_bytes
+                )
+            else:
+                principal = await self._authenticate(scope, send_noting_status)
             if principal is not None:
                 scope.setdefault("state", {})["principal"] = principal
                 await self.app(scope, receive, send_noting_status)

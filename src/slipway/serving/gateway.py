@@ -28,6 +28,9 @@ from slipway.auth.roles import Action, Role, allows
 from slipway.auth.sessions import session_id_of
 from slipway.errors import SlipwayError
 from slipway.inference.model import preload
+from slipway.sagemaker import auth as aws_auth
+from slipway.sagemaker import sigv4
+from slipway.sagemaker.protocol import error_response
 from slipway.serving import dataplane, v2
 from slipway.serving.dataplane import Forbidden, Receive, Scope, Send
 from slipway.serving.engine import Engine
@@ -46,7 +49,7 @@ class TokenCache:
         self._required: tuple[float, bool] = (0.0, False)
         self._roles: dict[str, tuple[float, Role | None]] = {}
 
-    def _is_required(self) -> bool:
+    def is_required(self) -> bool:
         checked, required = self._required
         now = time.monotonic()
         if now - checked >= _TOKEN_TTL:
@@ -55,7 +58,7 @@ class TokenCache:
         return required
 
     def check(self, headers: dict[bytes, bytes], action: Action = Action.INVOKE) -> None:
-        if self.tokens is None or not self._is_required():
+        if self.tokens is None or not self.is_required():
             return
         token = _token_of(headers.get(b"authorization", b"").decode("latin-1"))
         if not token and self.sessions is not None:
@@ -67,8 +70,8 @@ class TokenCache:
             session = False
         if not token:
             raise Forbidden(
-                "this server needs a token: send 'Authorization: Bearer <token>', or use the "
-                "token as the AWS access key id (any secret) with an AWS SDK"
+                "this server needs a token: send 'Authorization: Bearer <token>', or sign with "
+                "an access key (`slipway token create NAME --access-key`) with an AWS SDK"
             )
         role = self._role_of(token, session)
         if role is None:
@@ -101,15 +104,7 @@ class TokenCache:
 
 def _token_of(header: str) -> str:
     scheme, _, rest = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return rest.strip()
-    if scheme == "AWS4-HMAC-SHA256":
-        # "Credential=<access key id>/<date>/<region>/<service>/aws4_request, ..."
-        for part in rest.split(","):
-            name, _, value = part.strip().partition("=")
-            if name == "Credential":
-                return value.split("/", 1)[0]
-    return ""
+    return rest.strip() if scheme.lower() == "bearer" else ""
 
 
 class ServingMiddleware:
@@ -167,9 +162,12 @@ class ServingMiddleware:
         name, _, rest = path[len("/endpoints/") :].partition("/")
         name = unquote(name)
         try:
-            self.tokens.check(dataplane.headers_of(scope))
+            receive = await self._check_caller(scope, receive)
         except Forbidden as error:
             await dataplane.send_runtime_error(send, error, name)
+            return
+        except SlipwayError as error:  # a signature refused, in AWS's shape
+            await error_response(error)(scope, receive, send)
             return
         if rest == "invocations":
             await dataplane.invoke(self.engine(), self.settings, name, scope, receive, send)
@@ -182,6 +180,22 @@ class ServingMiddleware:
             )
             error.status_code = 404
             await dataplane.send_runtime_error(send, error, name)
+
+    async def _check_caller(self, scope: Scope, receive: Receive) -> Receive:
+        """Refuse a caller who may not invoke; a SigV4 signature is checked with its body."""
+        headers = dataplane.headers_of(scope)
+        signed = headers.get(b"authorization", b"").startswith(sigv4.ALGORITHM.encode())
+        if not signed or self.tokens.tokens is None or not self.tokens.is_required():
+            self.tokens.check(headers)
+            return receive
+        max_bytes = self.settings.max_invocation_bytes
+        principal, receive = await aws_auth.signer(scope, receive, self.tokens.tokens, max_bytes)
+        if not allows(principal.role, Action.INVOKE):
+            raise Forbidden(
+                f"a token with the role {principal.role.value!r} may not invoke here; "
+                "use a token whose role is invoke, editor or admin"
+            )
+        return receive
 
     def _lifespan_send(self, send: Send) -> Send:
         async def wrapped(message: dict[str, Any]) -> None:

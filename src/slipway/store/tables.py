@@ -45,6 +45,17 @@ sessions = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
+# AWS-style access keys of tokens, for clients that sign requests (SigV4). The secret is
+# kept as is: verifying a signature recomputes it (see slipway.sagemaker.sigv4).
+access_keys = sa.Table(
+    "access_keys",
+    metadata,
+    sa.Column("access_key_id", sa.String(32), primary_key=True),
+    sa.Column("token_name", sa.String(120), nullable=False, index=True),
+    sa.Column("secret_access_key", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
 # Who created a thing through the server, so that an editor may delete their own work.
 resource_owners = sa.Table(
     "resource_owners",

@@ -114,6 +114,10 @@ class CreateTrainingJob(WireModel):
         return channels
 
 
+class StoppingCondition(WireModel):
+    max_runtime_in_seconds: int
+
+
 class FinalMetric(WireModel):
     metric_name: str
     value: float
@@ -140,6 +144,7 @@ class TrainingJob(WireModel):
     training_end_time: dt.datetime | None = None
     last_modified_time: dt.datetime
     training_time_in_seconds: int | None = None
+    stopping_condition: StoppingCondition | None = None
     experiment_config: ExperimentConfig | None = None
     trial_component_name: str
     tuning_job_name: str | None = None

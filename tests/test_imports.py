@@ -26,8 +26,10 @@ _INTERFACE_MODULES = {"api", "cli", "sdk", "client", "tracker", "estimator", "tu
 _INTERFACE_PACKAGES = {"server", "studio", "operator", "sql", "sagemaker"}
 # Pure formats that entities validate with (they import nothing of slipway but errors).
 _ENTITY_HELPERS = {"slipway.monitor.formats", "slipway.monitor.schedule"}
-# The inference container contract's own server (`slipway endpoints serve`).
-_INTERFACE_OTHER = {"slipway.serving.container"}
+# The data plane (invocations, V2) and the inference container contract's own server
+# (`slipway endpoints serve`).
+_INTERFACE_OTHER = {"slipway.serving.gateway", "slipway.serving.dataplane", "slipway.serving.v2",
+                    "slipway.serving._v2_request", "slipway.serving.container"}  # fmt: skip
 _INTERFACE_TOP = {"slipway", "slipway.cli", "slipway._cli_output", "slipway.demo",
                   "slipway.__main__", "slipway._sdk"}  # fmt: skip
 LAYERS = {"store": 0, "service": 1, "interface": 2}

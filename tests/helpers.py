@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -183,7 +184,15 @@ def run_slipway(*args: str, **variables: str) -> subprocess.CompletedProcess[str
         patch.setattr(app, "registered_commands", list(app.registered_commands))
         # Text streams over bytes (commands write sys.stdout.buffer), and an empty stdin.
         with CliRunner().isolation() as (stdout, stderr, _):
-            returncode = _exit_code(main)
+            # slipway configures no logging, so Python's last resort prints warnings and worse
+            # on stderr; pytest's handlers on the root logger would keep them from the user.
+            last_resort = logging.StreamHandler(sys.stderr)
+            last_resort.setLevel(logging.WARNING)
+            logging.root.addHandler(last_resort)
+            try:
+                returncode = _exit_code(main)
+            finally:
+                logging.root.removeHandler(last_resort)
             sys.stdout.flush()
             sys.stderr.flush()
             out, err = stdout.getvalue().decode(), stderr.getvalue().decode()

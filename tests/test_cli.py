@@ -10,6 +10,7 @@ opens that home's SQLite store) and remote (the CLI, pointed at an empty home, t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -313,17 +314,23 @@ def test_a_missing_job_names_a_command_that_lists_its_kind(tmp_path: Path, comma
 # --- the command in this process --------------------------------------------------------
 
 
-def test_an_in_process_command_leaves_this_process_as_it_found_it(tmp_path: Path) -> None:
+def _process_state() -> tuple[Any, ...]:
+    """What a command run in this process could change for the tests after it."""
     from slipway.cli import app
+
+    mounted = (len(app.registered_groups), len(app.registered_commands))
+    hooks = (sys.modules["__main__"], sys.excepthook, list(logging.root.handlers))
+    return dict(os.environ), list(sys.argv), mounted, *hooks
+
+
+def test_an_in_process_command_leaves_this_process_as_it_found_it(tmp_path: Path) -> None:
     from slipway.settings import get_settings
 
-    before = (dict(os.environ), list(sys.argv), sys.modules["__main__"], sys.excepthook)
-    mounted = (len(app.registered_groups), len(app.registered_commands))
+    before = _process_state()
     listed = run_slipway("experiments", "list", SLIPWAY_HOME=str(tmp_path / "elsewhere"))
 
     assert listed.returncode == 0, listed.stderr
-    assert (dict(os.environ), sys.argv, sys.modules["__main__"], sys.excepthook) == before
-    assert (len(app.registered_groups), len(app.registered_commands)) == mounted
+    assert _process_state() == before
     assert get_settings().home != tmp_path / "elsewhere"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
+import types
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -197,3 +200,55 @@ def peak_memory_growth(pid: int, action: Callable[[], T]) -> tuple[T, int]:
     before = _status_bytes(pid, "VmHWM")
     result = action()
     return result, _status_bytes(pid, "VmHWM") - before
+
+
+def run_slipway(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """Run `slipway *args` in this process as the installed command runs, under exactly these
+    SLIPWAY_* variables, and return what `subprocess.run` would: exit code, stdout, stderr.
+
+    The call goes through `slipway.cli.main`, so errors print as the command prints them (one
+    line, no traceback), and a bug's traceback lands on stderr with exit code 1, as Python's.
+    """
+    from typer.testing import CliRunner
+
+    from slipway.cli import app, main
+
+    argv = ["slipway", *args]
+    with pytest.MonkeyPatch.context() as patch, slipway_sdk(**variables):
+        patch.setattr(sys, "argv", argv)
+        # Click names the program after __main__: pytest's would make it `python -m pytest`.
+        patch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+        # Typer installs its own hook when the app runs; the next test should not inherit it.
+        patch.setattr(sys, "excepthook", sys.excepthook)
+        # `main` mounts the capabilities' commands each time it runs, which a process does
+        # once; undone here, or every later call would build the growing app anew.
+        patch.setattr(app, "registered_groups", list(app.registered_groups))
+        patch.setattr(app, "registered_commands", list(app.registered_commands))
+        # Text streams over bytes (commands write sys.stdout.buffer), and an empty stdin.
+        with CliRunner().isolation() as (stdout, stderr, _):
+            # slipway configures no logging, so Python's last resort prints warnings and worse
+            # on stderr; pytest's handlers on the root logger would keep them from the user.
+            last_resort = logging.StreamHandler(sys.stderr)
+            last_resort.setLevel(logging.WARNING)
+            logging.root.addHandler(last_resort)
+            try:
+                returncode = _exit_code(main)
+            finally:
+                logging.root.removeHandler(last_resort)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    return subprocess.CompletedProcess(argv, returncode, out, err)
+
+
+def _exit_code(run: Callable[[], None]) -> int:
+    """The exit code of a process whose main is `run`; a bug's traceback goes to stderr."""
+    try:
+        run()
+    except SystemExit as exit:
+        code = exit.code
+        return 0 if code is None else code if isinstance(code, int) else 1
+    except Exception:
+        traceback.print_exc()
+        return 1
+    return 0

@@ -1,7 +1,8 @@
 """Who may reach the server and do what: hosts, origins, roles, sessions, the audit log.
 
 Each test starts a real `slipway server` on 127.0.0.1 and talks to it as a browser or a
-client would. The role table runs on SQLite and on PostgreSQL.
+client would; `slipway token` and `slipway audit` run in this process, through the
+command's own entry point. The role table runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers import free_port, fresh_database, run_server_process
+from helpers import free_port, fresh_database, run_server_process, run_slipway
 
 SLIPWAY = str(Path(sys.executable).with_name("slipway"))
 
@@ -32,10 +33,13 @@ class Server:
 
     def cli(self, *args: str, remote: bool = False, token: str = "") -> subprocess.CompletedProcess:
         """Run the `slipway` command on this server's home, or against it over HTTP."""
-        env = {**os.environ, "SLIPWAY_HOME": str(self.home)}
-        env |= {"SLIPWAY_DATABASE_URL": "" if remote else self.database_url}
-        env |= {"SLIPWAY_SERVER_URL": self.url if remote else "", "SLIPWAY_TOKEN": token}
-        return subprocess.run([SLIPWAY, *args], env=env, capture_output=True, text=True)
+        return run_slipway(
+            *args,
+            SLIPWAY_HOME=str(self.home),
+            SLIPWAY_DATABASE_URL="" if remote else self.database_url,
+            SLIPWAY_SERVER_URL=self.url if remote else "",
+            SLIPWAY_TOKEN=token,
+        )
 
     def token(self, name: str, role: str = "editor") -> str:
         """A new token, made on the server's database as `slipway token create` does."""

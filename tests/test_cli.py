@@ -1,4 +1,6 @@
-"""The experiment-tracking CLI, run as users run it: the `slipway` script in a subprocess.
+"""The experiment-tracking CLI, run as users run it: `slipway.cli.main` with the command's
+arguments, exit code, stdout and stderr, in this process (a new interpreter per command
+would cost a second each). The few tests at the end run the installed `slipway` script.
 
 Data is seeded with the SDK in a fresh SLIPWAY_HOME; every test runs embedded (the CLI
 opens that home's SQLite store) and remote (the CLI, pointed at an empty home, talks to a
@@ -8,6 +10,7 @@ opens that home's SQLite store) and remote (the CLI, pointed at an empty home, t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -19,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from helpers import free_port, run_server_process, slipway_home
+from helpers import free_port, run_server_process, run_slipway, slipway_home
 from slipway.experiments import Experiment, Tracker, TrialComponent
 
 SLIPWAY = str(Path(sys.executable).parent / "slipway")
@@ -52,16 +55,25 @@ class Cli:
     home: Path
     server_url: str | None = None
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {name: v for name, v in os.environ.items() if not name.startswith("SLIPWAY_")}
-        env["SLIPWAY_HOME"] = str(self.home)
+    @property
+    def variables(self) -> dict[str, str]:
+        """The SLIPWAY_* variables each command runs under, and no others."""
+        variables = {"SLIPWAY_HOME": str(self.home)}
         if self.server_url:
-            env["SLIPWAY_SERVER_URL"] = self.server_url
-        result = subprocess.run(
-            [SLIPWAY, *args], env=env, capture_output=True, text=True, timeout=120
-        )
+            variables["SLIPWAY_SERVER_URL"] = self.server_url
+        return variables
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = run_slipway(*args, **self.variables)
         assert "Traceback" not in result.stderr, result.stderr
         return result
+
+    def installed(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the installed `slipway` script in a new process, as a user's shell does."""
+        env = {name: v for name, v in os.environ.items() if not name.startswith("SLIPWAY_")}
+        return subprocess.run(
+            [SLIPWAY, *args], env=env | self.variables, capture_output=True, text=True, timeout=120
+        )
 
     def json(self, *args: str) -> Any:
         result = self(*args, "--json")
@@ -281,6 +293,85 @@ def test_search_by_an_unknown_property_exits_1_with_one_line(cli: Cli) -> None:
     assert "'Colour'" in _one_line_error(result)
 
 
+# --- jobs -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["jobs", "show", "nope", "--kind", "training"], ["monitor", "executions", "describe", "nope"]],
+)
+def test_a_missing_job_names_a_command_that_lists_its_kind(tmp_path: Path, command: list) -> None:
+    cli = Cli(tmp_path, tmp_path)
+    missing = cli(*command)
+    hint = missing.stderr.split("list them with `")[1].split("`")[0]
+    program, *listing = hint.split()
+    listed = cli(*listing)
+    assert missing.returncode == 1 and "'nope' not found" in missing.stderr
+    assert program == "slipway"
+    assert listed.returncode == 0
+
+
+# --- the command in this process --------------------------------------------------------
+
+
+def _process_state() -> tuple[Any, ...]:
+    """What a command run in this process could change for the tests after it."""
+    from slipway.cli import app
+
+    mounted = (len(app.registered_groups), len(app.registered_commands))
+    hooks = (sys.modules["__main__"], sys.excepthook, list(logging.root.handlers))
+    return dict(os.environ), list(sys.argv), mounted, *hooks
+
+
+def test_an_in_process_command_leaves_this_process_as_it_found_it(tmp_path: Path) -> None:
+    from slipway.settings import get_settings
+
+    before = _process_state()
+    listed = run_slipway("experiments", "list", SLIPWAY_HOME=str(tmp_path / "elsewhere"))
+
+    assert listed.returncode == 0, listed.stderr
+    assert _process_state() == before
+    assert get_settings().home != tmp_path / "elsewhere"
+
+
+# --- the installed command: a new process, as a user's shell starts it ------------------
+
+
+def test_the_installed_command_prints_its_help(tmp_path: Path) -> None:
+    shown = Cli(tmp_path, tmp_path).installed("--help")
+
+    assert shown.returncode == 0, shown.stderr
+    assert "experiments" in shown.stdout
+
+
+def test_the_installed_command_lists_as_the_in_process_command_does(cli: Cli) -> None:
+    installed = cli.installed("experiments", "list")
+    in_process = cli("experiments", "list")
+
+    assert installed.returncode == 0, installed.stderr
+    assert "empty-experiment" in installed.stdout
+    assert (installed.stdout, installed.stderr) == (in_process.stdout, in_process.stderr)
+
+
+def test_the_installed_command_prints_an_error_as_the_in_process_command_does(cli: Cli) -> None:
+    installed = cli.installed("experiments", "show", "no-such-experiment")
+    in_process = cli("experiments", "show", "no-such-experiment")
+
+    assert installed.returncode == 1
+    assert "'no-such-experiment' not found" in _one_line_error(installed)
+    assert (installed.stdout, installed.stderr) == (in_process.stdout, in_process.stderr)
+    assert in_process.returncode == 1
+
+
+def test_the_installed_command_names_itself_in_a_usage_error(tmp_path: Path) -> None:
+    cli = Cli(tmp_path, tmp_path)
+    installed = cli.installed("experiments", "list", "--max", "lots")
+    in_process = cli("experiments", "list", "--max", "lots")
+
+    assert "(see `slipway experiments list --help`)" in _one_line_error(installed)
+    assert (installed.returncode, installed.stderr) == (in_process.returncode, in_process.stderr)
+
+
 def test_output_cut_short_by_the_reader_ends_quietly(tmp_path: Path) -> None:
     # `slipway ... --help | head -1`: the reader goes away; no traceback for the user.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
@@ -296,20 +387,6 @@ def test_output_cut_short_by_the_reader_ends_quietly(tmp_path: Path) -> None:
     stderr = process.stderr.read().decode()
     process.wait(timeout=30)
     assert "Traceback" not in stderr, stderr
-
-
-@pytest.mark.parametrize(
-    "command",
-    [["jobs", "show", "nope", "--kind", "training"], ["monitor", "executions", "describe", "nope"]],
-)
-def test_a_missing_job_names_a_command_that_lists_its_kind(tmp_path: Path, command: list) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-    env["SLIPWAY_HOME"] = str(tmp_path)
-    missing = subprocess.run([SLIPWAY, *command], env=env, capture_output=True, text=True)
-    hint = missing.stderr.split("list them with `")[1].split("`")[0]
-    listed = subprocess.run(hint.split(), env={**env, "PATH": str(Path(SLIPWAY).parent)})
-    assert missing.returncode == 1 and "'nope' not found" in missing.stderr
-    assert listed.returncode == 0
 
 
 def test_python_dash_m_slipway_runs_the_command(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers import free_port, run_server_process
+from helpers import free_port, run_server_process, run_slipway
 from serving_support import IRIS_ROW, pack, sklearn_model
 from slipway.errors import AlreadyExists, Conflict, NotFound, ValidationError
 from slipway.experiments import TrialComponent
@@ -621,10 +621,9 @@ def test_on_a_server_with_tokens_the_token_name_is_who_acted(
 
 
 def _slipway(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the `slipway` command with this process's settings (the `backend` fixture's)."""
-    result = subprocess.run(
-        [SLIPWAY, *args], env=os.environ | env, capture_output=True, text=True, timeout=120
-    )
+    """Run the `slipway` command in this process with its settings (the `backend` fixture's)."""
+    current = {name: value for name, value in os.environ.items() if name.startswith("SLIPWAY_")}
+    result = run_slipway(*args, **(current | env))
     assert "Traceback" not in result.stderr, result.stderr
     return result
 

@@ -94,6 +94,7 @@ class MonitorService:
 
     def list_monitoring_schedules(
         self,
+        *,
         endpoint_name: str | None = None,
         status: ScheduleStatus | str | None = None,
         name_contains: str | None = None,
@@ -139,6 +140,7 @@ class MonitorService:
 
     def list_monitoring_executions(
         self,
+        *,
         schedule_name: str | None = None,
         endpoint_name: str | None = None,
         status: ExecutionStatus | str | None = None,

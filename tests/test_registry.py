@@ -158,8 +158,10 @@ def test_listing_pages_follow_next_token(backend: Any, unique: str, model_file: 
         register_model(group, model_file)
     registry = registry_backend()
 
-    first = registry.list_model_packages(group, sort_by="Version", max_results=2)
-    second = registry.list_model_packages(group, sort_by="Version", next_token=first.next_token)
+    first = registry.list_model_packages(group_name=group, sort_by="Version", max_results=2)
+    second = registry.list_model_packages(
+        group_name=group, sort_by="Version", next_token=first.next_token
+    )
 
     assert _versions(first.items) == [3, 2]
     assert _versions(second.items) == [1]

@@ -210,7 +210,13 @@ def test_pages_with_next_token_cover_every_run_exactly_once(
     whole = _keys(TrialComponent.search(expression, sort_by=sort_by))
     paged, token = [], None
     while True:
-        page = backend.search("TrialComponent", expression, sort_by, None, 1, token)
+        page = backend.search(
+            "TrialComponent",
+            search_expression=expression,
+            sort_by=sort_by,
+            max_results=1,
+            next_token=token,
+        )
         paged += _keys(page.items)
         token = page.next_token
         if not token:
@@ -269,7 +275,12 @@ def test_unknown_resource_raises_validation_error_listing_the_known_ones(runs: R
 @pytest.mark.parametrize("token", ["forged", "eyJvZmZzZXQiOiAtMX0=", "W10="])
 def test_forged_next_token_raises_validation_error(backend, runs: Runs, token: str) -> None:
     with pytest.raises(ValidationError, match="NextToken"):
-        backend.search("TrialComponent", {"Filters": [runs.scope()]}, None, None, 10, token)
+        backend.search(
+            "TrialComponent",
+            search_expression={"Filters": [runs.scope()]},
+            max_results=10,
+            next_token=token,
+        )
 
 
 def test_sql_in_values_is_only_a_value(runs: Runs) -> None:

@@ -34,7 +34,9 @@ def list_automl_jobs(
     max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: str | None = None,
 ) -> dict[str, Any]:
-    return svc.list_auto_ml_jobs(status, name_contains, max_results, next_token).to_wire()
+    return svc.list_auto_ml_jobs(
+        status=status, name_contains=name_contains, max_results=max_results, next_token=next_token
+    ).to_wire()
 
 
 @router.get("/{name}", response_model_exclude_none=True)
@@ -53,7 +55,12 @@ def list_candidates(
     max_results: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> dict[str, Any]:
     found = svc.list_candidates_for_auto_ml_job(
-        name, status_equals, candidate_name_equals, sort_by, sort_order, max_results
+        name,
+        status_equals=status_equals,
+        candidate_name_equals=candidate_name_equals,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        max_results=max_results,
     )
     return {"Candidates": [c.to_wire() for c in found]}
 

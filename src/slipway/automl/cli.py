@@ -106,7 +106,7 @@ def list_jobs(
     as_json: bool = _JSON,
 ) -> None:
     """List AutoML jobs, newest first."""
-    page = automl_backend().list_auto_ml_jobs(status, None, max_items)
+    page = automl_backend().list_auto_ml_jobs(status=status, max_results=max_items)
     if as_json:
         print_json(page.items)
         return
@@ -168,7 +168,7 @@ def candidates(
     """The candidates of an AutoML job, best first."""
     backend = automl_backend()
     found = backend.list_candidates_for_auto_ml_job(
-        name, None, None, sort_by, sort_order, max_items
+        name, sort_by=sort_by, sort_order=sort_order, max_results=max_items
     )
     if as_json:
         print_json(found)

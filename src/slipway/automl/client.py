@@ -31,6 +31,7 @@ class RemoteAutoML:
 
     def list_auto_ml_jobs(
         self,
+        *,
         status: JobStatus | str | None = None,
         name_contains: str | None = None,
         max_results: int = 100,
@@ -51,6 +52,7 @@ class RemoteAutoML:
     def list_candidates_for_auto_ml_job(
         self,
         name: str,
+        *,
         status_equals: JobStatus | str | None = None,
         candidate_name_equals: str | None = None,
         sort_by: str = "FinalObjectiveMetricValue",

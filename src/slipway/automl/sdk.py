@@ -127,9 +127,13 @@ class AutoML:
         from slipway.platform import automl_backend
 
         return automl_backend().list_candidates_for_auto_ml_job(
-            job_name or self._name(), status_equals, candidate_name, sort_by, sort_order,
-            max_results,
-        )  # fmt: skip
+            job_name or self._name(),
+            status_equals=status_equals,
+            candidate_name_equals=candidate_name,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            max_results=max_results,
+        )
 
     def best_candidate(self, job_name: str | None = None) -> AutoMLCandidate | None:
         return self.describe_auto_ml_job(job_name).best_candidate

@@ -98,12 +98,19 @@ class AutoMLService:
 
     def list_auto_ml_jobs(
         self,
+        *,
         status: JobStatus | str | None = None,
         name_contains: str | None = None,
         max_results: int = 100,
         next_token: str | None = None,
     ) -> Page[AutoMLJob]:
-        page = self.jobs.list_jobs(KIND, status, None, name_contains, max_results, next_token)
+        page = self.jobs.list_jobs(
+            kind=KIND,
+            status=status,
+            name_contains=name_contains,
+            max_results=max_results,
+            next_token=next_token,
+        )
         return Page[AutoMLJob](
             items=[self._describe(job) for job in page.items], next_token=page.next_token
         )
@@ -111,6 +118,7 @@ class AutoMLService:
     def list_candidates_for_auto_ml_job(
         self,
         name: str,
+        *,
         status_equals: JobStatus | str | None = None,
         candidate_name_equals: str | None = None,
         sort_by: str = "FinalObjectiveMetricValue",
@@ -190,7 +198,9 @@ class AutoMLService:
         else:
             token = None
             while True:
-                page = self.training.list_training_jobs(None, None, job.job_name, 1000, token)
+                page = self.training.list_training_jobs(
+                    tuning_job_name=job.job_name, max_results=1000, next_token=token
+                )
                 found += page.items
                 token = page.next_token
                 if not token:

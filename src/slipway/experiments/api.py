@@ -105,12 +105,12 @@ def create_experiment(body: CreateExperiment, svc: Service) -> Experiment:
 def list_experiments(query: Listing, svc: Service) -> dict[str, Any]:
     return _page(
         svc.list_experiments(
-            query.created_after,
-            query.created_before,
-            query.sort_by,
-            query.sort_order,
-            query.max_results,
-            query.next_token,
+            created_after=query.created_after,
+            created_before=query.created_before,
+            sort_by=query.sort_by,
+            sort_order=query.sort_order,
+            max_results=query.max_results,
+            next_token=query.next_token,
         )
     )
 
@@ -160,14 +160,14 @@ def list_trials(
 ) -> dict[str, Any]:
     return _page(
         svc.list_trials(
-            experiment_name,
-            trial_component_name,
-            query.created_after,
-            query.created_before,
-            query.sort_by,
-            query.sort_order,
-            query.max_results,
-            query.next_token,
+            experiment_name=experiment_name,
+            trial_component_name=trial_component_name,
+            created_after=query.created_after,
+            created_before=query.created_before,
+            sort_by=query.sort_by,
+            sort_order=query.sort_order,
+            max_results=query.max_results,
+            next_token=query.next_token,
         )
     )
 
@@ -263,15 +263,15 @@ def list_trial_components(
 ) -> dict[str, Any]:
     return _page(
         svc.list_trial_components(
-            experiment_name,
-            trial_name,
-            source_arn,
-            query.created_after,
-            query.created_before,
-            query.sort_by,
-            query.sort_order,
-            query.max_results,
-            query.next_token,
+            experiment_name=experiment_name,
+            trial_name=trial_name,
+            source_arn=source_arn,
+            created_after=query.created_after,
+            created_before=query.created_before,
+            sort_by=query.sort_by,
+            sort_order=query.sort_order,
+            max_results=query.max_results,
+            next_token=query.next_token,
         )
     )
 
@@ -387,11 +387,11 @@ class SearchRequest(WireModel):
 def search(body: SearchRequest, svc: Service) -> dict[str, Any]:
     page = svc.search(
         body.resource,
-        body.search_expression,
-        body.sort_by,
-        body.sort_order,
-        body.max_results,
-        body.next_token,
+        search_expression=body.search_expression,
+        sort_by=body.sort_by,
+        sort_order=body.sort_order,
+        max_results=body.max_results,
+        next_token=body.next_token,
     )
     kind = type(page.items[0]).__name__ if page.items else None
     results = [{kind: item.to_wire()} for item in page.items]

@@ -186,7 +186,14 @@ def search(
     query = _search_expression(filters or [], expression)
     backend = experiments_backend()
     found = collect(
-        lambda size, token: backend.search(kind, query, sort_by, sort_order, size, token),
+        lambda size, token: backend.search(
+            kind,
+            search_expression=query,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            max_results=size,
+            next_token=token,
+        ),
         max_items,
     )
     if as_json:

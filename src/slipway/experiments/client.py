@@ -108,6 +108,7 @@ class RemoteExperiments:
 
     def list_experiments(
         self,
+        *,
         created_after: dt.datetime | None = None,
         created_before: dt.datetime | None = None,
         sort_by: str | None = None,
@@ -161,6 +162,7 @@ class RemoteExperiments:
 
     def list_trials(
         self,
+        *,
         experiment_name: str | None = None,
         trial_component_name: str | None = None,
         created_after: dt.datetime | None = None,
@@ -236,6 +238,7 @@ class RemoteExperiments:
 
     def list_trial_components(
         self,
+        *,
         experiment_name: str | None = None,
         trial_name: str | None = None,
         source_arn: str | None = None,
@@ -353,6 +356,7 @@ class RemoteExperiments:
     def search(
         self,
         resource: Resource | str,
+        *,
         search_expression: SearchExpression | dict[str, Any] | None = None,
         sort_by: str | None = None,
         sort_order: SortOrder | str | None = None,

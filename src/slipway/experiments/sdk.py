@@ -51,7 +51,12 @@ class Experiment(Record):
     ) -> Iterator[Experiment]:
         backend = experiments_backend()
         fetch = lambda next_token: backend.list_experiments(  # noqa: E731
-            created_after, created_before, sort_by, sort_order, PAGE_SIZE, next_token
+            created_after=created_after,
+            created_before=created_before,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            max_results=PAGE_SIZE,
+            next_token=next_token,
         )
         return (cls(e) for e in pages(fetch))
 
@@ -141,14 +146,14 @@ class Trial(Record):
     ) -> Iterator[Trial]:
         backend = experiments_backend()
         fetch = lambda next_token: backend.list_trials(  # noqa: E731
-            experiment_name,
-            trial_component_name,
-            created_after,
-            created_before,
-            sort_by,
-            sort_order,
-            PAGE_SIZE,
-            next_token,
+            experiment_name=experiment_name,
+            trial_component_name=trial_component_name,
+            created_after=created_after,
+            created_before=created_before,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            max_results=PAGE_SIZE,
+            next_token=next_token,
         )
         return (cls(t) for t in pages(fetch))
 
@@ -242,15 +247,15 @@ class TrialComponent(Record):
     ) -> Iterator[TrialComponent]:
         backend = experiments_backend()
         fetch = lambda next_token: backend.list_trial_components(  # noqa: E731
-            experiment_name,
-            trial_name,
-            source_arn,
-            created_after,
-            created_before,
-            sort_by,
-            sort_order,
-            PAGE_SIZE,
-            next_token,
+            experiment_name=experiment_name,
+            trial_name=trial_name,
+            source_arn=source_arn,
+            created_after=created_after,
+            created_before=created_before,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            max_results=PAGE_SIZE,
+            next_token=next_token,
         )
         return (cls(c) for c in pages(fetch))
 
@@ -329,6 +334,11 @@ def search(
     backend = experiments_backend()
     page_size = min(max_results or PAGE_SIZE, PAGE_SIZE)
     fetch = lambda next_token: backend.search(  # noqa: E731
-        kind, search_expression, sort_by, sort_order, page_size, next_token
+        kind,
+        search_expression=search_expression,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        max_results=page_size,
+        next_token=next_token,
     )
     return (wrapper(item) for item in pages(fetch, max_results))

@@ -162,6 +162,7 @@ class ExperimentsService:
 
     def list_experiments(
         self,
+        *,
         created_after: dt.datetime | None = None,
         created_before: dt.datetime | None = None,
         sort_by: str | None = None,
@@ -170,7 +171,14 @@ class ExperimentsService:
         next_token: str | None = None,
     ) -> Page[Experiment]:
         expression = _list_filters(created_after=created_after, created_before=created_before)
-        return self.search("Experiment", expression, sort_by, sort_order, max_results, next_token)
+        return self.search(
+            "Experiment",
+            search_expression=expression,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            max_results=max_results,
+            next_token=next_token,
+        )
 
     def experiment_columns(self, experiment_name: str) -> tuple[list[str], list[str]]:
         """The parameter and metric names found on the experiment's components."""
@@ -258,6 +266,7 @@ class ExperimentsService:
 
     def list_trials(
         self,
+        *,
         experiment_name: str | None = None,
         trial_component_name: str | None = None,
         created_after: dt.datetime | None = None,
@@ -283,7 +292,14 @@ class ExperimentsService:
             expression = SearchExpression(
                 filters=[in_filter, *(expression.filters if expression else [])]
             )
-        return self.search("Trial", expression, sort_by, sort_order, max_results, next_token)
+        return self.search(
+            "Trial",
+            search_expression=expression,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            max_results=max_results,
+            next_token=next_token,
+        )
 
     def update_trial(
         self,
@@ -387,6 +403,7 @@ class ExperimentsService:
 
     def list_trial_components(
         self,
+        *,
         experiment_name: str | None = None,
         trial_name: str | None = None,
         source_arn: str | None = None,
@@ -405,7 +422,12 @@ class ExperimentsService:
             created_before=created_before,
         )
         return self.search(
-            "TrialComponent", expression, sort_by, sort_order, max_results, next_token
+            "TrialComponent",
+            search_expression=expression,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            max_results=max_results,
+            next_token=next_token,
         )
 
     def update_trial_component(
@@ -580,6 +602,7 @@ class ExperimentsService:
     def search(
         self,
         resource: Resource | str,
+        *,
         search_expression: SearchExpression | dict[str, Any] | None = None,
         sort_by: str | None = None,
         sort_order: SortOrder | str | None = None,

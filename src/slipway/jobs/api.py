@@ -29,7 +29,13 @@ def list_jobs(
     max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: str | None = None,
 ) -> dict[str, Any]:
-    page = svc.list_jobs(kind, status, None, name_contains, max_results, next_token)
+    page = svc.list_jobs(
+        kind=kind,
+        status=status,
+        name_contains=name_contains,
+        max_results=max_results,
+        next_token=next_token,
+    )
     return page.to_wire()
 
 

@@ -76,7 +76,10 @@ def list_jobs(
     token = None
     while len(found) < max_items:
         page = backend.list_jobs(
-            parse_kind(kind), parse_status(status), None, None, min(max_items, 1000), token
+            kind=parse_kind(kind),
+            status=parse_status(status),
+            max_results=min(max_items, 1000),
+            next_token=token,
         )
         found += page.items
         token = page.next_token

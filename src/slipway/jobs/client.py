@@ -20,6 +20,7 @@ class RemoteJobs:
 
     def list_jobs(
         self,
+        *,
         kind: JobKind | None = None,
         status: JobStatus | str | None = None,
         parent: None = None,

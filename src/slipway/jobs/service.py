@@ -129,6 +129,7 @@ class JobService:
 
     def list_jobs(
         self,
+        *,
         kind: JobKind | None = None,
         status: JobStatus | str | None = None,
         parent: tuple[JobKind, str] | None = None,

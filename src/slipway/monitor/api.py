@@ -64,7 +64,11 @@ def list_monitoring_schedules(
     next_token: str | None = None,
 ) -> dict[str, Any]:
     return svc.list_monitoring_schedules(
-        endpoint_name, status, name_contains, max_results, next_token
+        endpoint_name=endpoint_name,
+        status=status,
+        name_contains=name_contains,
+        max_results=max_results,
+        next_token=next_token,
     ).to_wire()
 
 
@@ -115,7 +119,11 @@ def list_monitoring_executions(
     next_token: str | None = None,
 ) -> dict[str, Any]:
     return svc.list_monitoring_executions(
-        schedule_name, endpoint_name, status, max_results, next_token
+        schedule_name=schedule_name,
+        endpoint_name=endpoint_name,
+        status=status,
+        max_results=max_results,
+        next_token=next_token,
     ).to_wire()
 
 

@@ -59,6 +59,7 @@ class RemoteMonitor:
 
     def list_monitoring_schedules(
         self,
+        *,
         endpoint_name: str | None = None,
         status: ScheduleStatus | str | None = None,
         name_contains: str | None = None,
@@ -112,6 +113,7 @@ class RemoteMonitor:
 
     def list_monitoring_executions(
         self,
+        *,
         schedule_name: str | None = None,
         endpoint_name: str | None = None,
         status: ExecutionStatus | str | None = None,

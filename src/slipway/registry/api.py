@@ -69,7 +69,13 @@ def list_model_package_groups(
     next_token: str | None = None,
 ) -> dict[str, Any]:
     page = svc.list_model_package_groups(
-        name_contains, created_after, created_before, sort_by, sort_order, max_results, next_token
+        name_contains=name_contains,
+        created_after=created_after,
+        created_before=created_before,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        max_results=max_results,
+        next_token=next_token,
     )
     return page.to_wire()
 
@@ -119,15 +125,15 @@ def list_model_packages(
     next_token: str | None = None,
 ) -> dict[str, Any]:
     page = svc.list_model_packages(
-        group_name,
-        approval_status,
-        training_job_name,
-        created_after,
-        created_before,
-        sort_by,
-        sort_order,
-        max_results,
-        next_token,
+        group_name=group_name,
+        approval_status=approval_status,
+        training_job_name=training_job_name,
+        created_after=created_after,
+        created_before=created_before,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        max_results=max_results,
+        next_token=next_token,
     )
     return page.to_wire()
 

@@ -64,6 +64,7 @@ class RemoteRegistry:
 
     def list_model_package_groups(
         self,
+        *,
         name_contains: str | None = None,
         created_after: dt.datetime | None = None,
         created_before: dt.datetime | None = None,
@@ -112,6 +113,7 @@ class RemoteRegistry:
 
     def list_model_packages(
         self,
+        *,
         group_name: str | None = None,
         approval_status: ModelApprovalStatus | str | None = None,
         training_job_name: str | None = None,

@@ -64,7 +64,13 @@ class ModelPackageGroup(Record):
 
         def fetch(token: str | None) -> Page[Any]:
             return backend.list_model_package_groups(
-                name_contains, created_after, created_before, sort_by, sort_order, PAGE_SIZE, token
+                name_contains=name_contains,
+                created_after=created_after,
+                created_before=created_before,
+                sort_by=sort_by,
+                sort_order=sort_order,
+                max_results=PAGE_SIZE,
+                next_token=token,
             )
 
         return (cls(group) for group in pages(fetch))
@@ -123,15 +129,15 @@ class ModelPackage(Record):
 
         def fetch(token: str | None) -> Page[Any]:
             return backend.list_model_packages(
-                group,
-                approval_status,
-                training_job_name,
-                created_after,
-                created_before,
-                sort_by,
-                sort_order,
-                PAGE_SIZE,
-                token,
+                group_name=group,
+                approval_status=approval_status,
+                training_job_name=training_job_name,
+                created_after=created_after,
+                created_before=created_before,
+                sort_by=sort_by,
+                sort_order=sort_order,
+                max_results=PAGE_SIZE,
+                next_token=token,
             )
 
         return (cls(package) for package in pages(fetch, max_results))

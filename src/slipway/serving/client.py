@@ -148,7 +148,7 @@ class RemoteServing:
         return Endpoint.model_validate(found)
 
     def list_endpoints(
-        self, status_equals: EndpointStatus | str | None = None, **listing: Any
+        self, *, status_equals: EndpointStatus | str | None = None, **listing: Any
     ) -> Page[Endpoint]:
         params = _listing(status_equals=status_equals, **listing)
         return _page(self.http.request("GET", "/endpoints", params=params), Endpoint)

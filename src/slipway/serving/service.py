@@ -99,6 +99,7 @@ class ServingService:
 
     def list_models(
         self,
+        *,
         name_contains: str | None = None,
         created_after: dt.datetime | None = None,
         created_before: dt.datetime | None = None,
@@ -167,6 +168,7 @@ class ServingService:
 
     def list_endpoint_configs(
         self,
+        *,
         name_contains: str | None = None,
         created_after: dt.datetime | None = None,
         created_before: dt.datetime | None = None,
@@ -228,6 +230,7 @@ class ServingService:
 
     def list_endpoints(
         self,
+        *,
         name_contains: str | None = None,
         created_after: dt.datetime | None = None,
         created_before: dt.datetime | None = None,

@@ -81,7 +81,12 @@ def experiments(
     try:
         search = _combined(_name_contains("ExperimentName", q), expression)
         page = services(request).experiments.search(
-            "Experiment", search, "CreationTime", SortOrder.DESCENDING, PAGE_SIZE, token
+            "Experiment",
+            search_expression=search,
+            sort_by="CreationTime",
+            sort_order=SortOrder.DESCENDING,
+            max_results=PAGE_SIZE,
+            next_token=token,
         )
     except SlipwayError as problem:
         # A bad filter is the user's typing: answer on the same page, with the form.
@@ -142,7 +147,14 @@ def experiment(
         chosen_parameters, chosen_metrics = _chosen(column)
         in_experiment = Filter(name="Parents.ExperimentName", value=name)
         search = _combined([in_experiment, *_name_contains("DisplayName", q)], expression)
-        page = svc.search("TrialComponent", search, sort_by, sort_order, PAGE_SIZE, token)
+        page = svc.search(
+            "TrialComponent",
+            search_expression=search,
+            sort_by=sort_by,
+            sort_order=sort_order,
+            max_results=PAGE_SIZE,
+            next_token=token,
+        )
     except SlipwayError as problem:
         status, error = 400, problem.message
     return render(

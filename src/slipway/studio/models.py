@@ -45,7 +45,10 @@ def group(request: Request, group: str, approval: str = "", token: str | None = 
     try:
         entity = registry.get_model_package_group(group)
         page = registry.list_model_packages(
-            group, approval or None, max_results=PAGE_SIZE, next_token=token
+            group_name=group,
+            approval_status=approval or None,
+            max_results=PAGE_SIZE,
+            next_token=token,
         )
     except SlipwayError as error:
         return error_page(request, error)

@@ -36,7 +36,13 @@ def list_training_jobs(
     max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: str | None = None,
 ) -> dict[str, Any]:
-    page = svc.list_training_jobs(status, name_contains, tuning_job_name, max_results, next_token)
+    page = svc.list_training_jobs(
+        status=status,
+        name_contains=name_contains,
+        tuning_job_name=tuning_job_name,
+        max_results=max_results,
+        next_token=next_token,
+    )
     return page.to_wire()
 
 

@@ -35,6 +35,7 @@ class RemoteTraining:
 
     def list_training_jobs(
         self,
+        *,
         status: JobStatus | str | None = None,
         name_contains: str | None = None,
         tuning_job_name: str | None = None,

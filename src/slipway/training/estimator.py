@@ -85,7 +85,9 @@ class TrainingJob:
         backend = training_backend()
         token = None
         while True:
-            page = backend.list_training_jobs(status, name_contains, None, 100, token)
+            page = backend.list_training_jobs(
+                status=status, name_contains=name_contains, max_results=100, next_token=token
+            )
             yield from page.items
             token = page.next_token
             if not token:

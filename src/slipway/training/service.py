@@ -139,6 +139,7 @@ class TrainingService:
 
     def list_training_jobs(
         self,
+        *,
         status: JobStatus | str | None = None,
         name_contains: str | None = None,
         tuning_job_name: str | None = None,
@@ -146,7 +147,14 @@ class TrainingService:
         next_token: str | None = None,
     ) -> Page[TrainingJob]:
         parent = (JobKind.TUNING, tuning_job_name) if tuning_job_name else None
-        page = self.jobs.list_jobs(KIND, status, parent, name_contains, max_results, next_token)
+        page = self.jobs.list_jobs(
+            kind=KIND,
+            status=status,
+            parent=parent,
+            name_contains=name_contains,
+            max_results=max_results,
+            next_token=next_token,
+        )
         return Page[TrainingJob](
             items=[_describe(job) for job in page.items], next_token=page.next_token
         )

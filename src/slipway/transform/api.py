@@ -34,7 +34,9 @@ def list_transform_jobs(
     max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: str | None = None,
 ) -> dict[str, Any]:
-    return svc.list_transform_jobs(status, name_contains, max_results, next_token).to_wire()
+    return svc.list_transform_jobs(
+        status=status, name_contains=name_contains, max_results=max_results, next_token=next_token
+    ).to_wire()
 
 
 @router.get("/{name}", response_model_exclude_none=True)

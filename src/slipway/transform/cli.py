@@ -54,7 +54,9 @@ def list_transform_jobs(
     as_json: bool = _JSON,
 ) -> None:
     """List transform jobs, newest first."""
-    page = transform_backend().list_transform_jobs(parse_status(status), None, max_items, None)
+    page = transform_backend().list_transform_jobs(
+        status=parse_status(status), max_results=max_items
+    )
     if as_json:
         print_json(page.items)
         return

@@ -30,6 +30,7 @@ class RemoteTransform:
 
     def list_transform_jobs(
         self,
+        *,
         status: JobStatus | str | None = None,
         name_contains: str | None = None,
         max_results: int = 100,

@@ -42,7 +42,11 @@ class TransformJob:
 
     @staticmethod
     def list(status: str | None = None, name_contains: str | None = None) -> list[Description]:
-        return transform_backend().list_transform_jobs(status, name_contains).items
+        return (
+            transform_backend()
+            .list_transform_jobs(status=status, name_contains=name_contains)
+            .items
+        )
 
     def describe(self) -> Description:
         return transform_backend().describe_transform_job(self.name)

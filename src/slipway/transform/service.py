@@ -84,12 +84,19 @@ class TransformService:
 
     def list_transform_jobs(
         self,
+        *,
         status: JobStatus | str | None = None,
         name_contains: str | None = None,
         max_results: int = 100,
         next_token: str | None = None,
     ) -> Page[TransformJob]:
-        page = self.jobs.list_jobs(KIND, status, None, name_contains, max_results, next_token)
+        page = self.jobs.list_jobs(
+            kind=KIND,
+            status=status,
+            name_contains=name_contains,
+            max_results=max_results,
+            next_token=next_token,
+        )
         return Page[TransformJob](
             items=[_describe(job) for job in page.items], next_token=page.next_token
         )

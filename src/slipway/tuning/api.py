@@ -35,7 +35,9 @@ def list_tuning_jobs(
     max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: str | None = None,
 ) -> dict[str, Any]:
-    page = svc.list_hyper_parameter_tuning_jobs(status, name_contains, max_results, next_token)
+    page = svc.list_hyper_parameter_tuning_jobs(
+        status=status, name_contains=name_contains, max_results=max_results, next_token=next_token
+    )
     return page.to_wire()
 
 

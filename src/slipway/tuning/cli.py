@@ -29,7 +29,7 @@ def list_tuning_jobs(
 ) -> None:
     """List tuning jobs, newest first, with their progress and best objective."""
     page = tuning_backend().list_hyper_parameter_tuning_jobs(
-        parse_status(status), None, max_items, None
+        status=parse_status(status), max_results=max_items
     )
     if as_json:
         print_json(page.items)

@@ -40,6 +40,7 @@ class RemoteTuning:
 
     def list_hyper_parameter_tuning_jobs(
         self,
+        *,
         status: JobStatus | str | None = None,
         name_contains: str | None = None,
         max_results: int = 100,

@@ -332,7 +332,7 @@ class TuningLoop:
         token = None
         while True:
             page = self.service.training.list_training_jobs(
-                None, None, tuning_job_name, 1000, token
+                tuning_job_name=tuning_job_name, max_results=1000, next_token=token
             )
             children += page.items
             token = page.next_token

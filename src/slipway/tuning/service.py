@@ -83,12 +83,19 @@ class TuningService:
 
     def list_hyper_parameter_tuning_jobs(
         self,
+        *,
         status: JobStatus | str | None = None,
         name_contains: str | None = None,
         max_results: int = 100,
         next_token: str | None = None,
     ) -> Page[TuningJob]:
-        page = self.jobs.list_jobs(KIND, status, None, name_contains, max_results, next_token)
+        page = self.jobs.list_jobs(
+            kind=KIND,
+            status=status,
+            name_contains=name_contains,
+            max_results=max_results,
+            next_token=next_token,
+        )
         return Page[TuningJob](
             items=[self._describe(job) for job in page.items], next_token=page.next_token
         )
@@ -162,7 +169,9 @@ class TuningService:
         children: list[TrainingJob] = []
         token = None
         while True:
-            page = self.training.list_training_jobs(status, None, job.job_name, 1000, token)
+            page = self.training.list_training_jobs(
+                status=status, tuning_job_name=job.job_name, max_results=1000, next_token=token
+            )
             children += page.items
             token = page.next_token
             if not token:

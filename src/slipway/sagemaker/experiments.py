@@ -221,7 +221,7 @@ def search(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
             f"search one of {', '.join(_SEARCH_RECORDS)}"
         )
     page = ctx.services.experiments.search(
-        record, request.get("SearchExpression"), **page_arguments(request)
+        record, search_expression=request.get("SearchExpression"), **page_arguments(request)
     )
     shape = {"Experiment": _experiment, "Trial": _trial, "TrialComponent": _component}[record]
     results = [{record: shape(ctx, item)} for item in page.items]

@@ -20,6 +20,7 @@ from slipway.platform import services
 from slipway.registry import api as registry_api
 from slipway.server.background import lifespan
 from slipway.server.middleware import AuthMiddleware, BodyLimitMiddleware, OriginCheckMiddleware
+from slipway.server.openapi import describe_api
 from slipway.serving import api as serving_api
 from slipway.serving.gateway import ServingMiddleware
 from slipway.settings import Settings, get_settings
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    describe_api(app)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, services=app.state.services, sign_in_path=SIGN_IN_PATH)

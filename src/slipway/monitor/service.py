@@ -318,7 +318,13 @@ class MonitorService:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "labels.jsonl"
             path.write_bytes(lines)
-            self.artifacts.put_file_at(uri, path)
+            try:
+                self.artifacts.put_file_at(uri, path)
+            except OSError as error:  # the URI names a file, a name too long...
+                raise ValidationError(
+                    "cannot write ground truth under GroundTruthUri "
+                    f"{request.ground_truth_uri!r}: {error.strerror or error}"
+                ) from None
         return {"Uri": uri, "RecordCount": len(request.records)}
 
     # --- the scheduler ------------------------------------------------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 _TIME_EXAMPLE = "2024-05-01T12:00:00Z"
@@ -46,5 +46,10 @@ PageToken = Annotated[
 
 
 def one_of(values: Iterable[str]) -> Any:
-    """One of ``values``: an enum in the schema, the same check on the wire."""
-    return Literal[tuple(str(value) for value in values)]
+    """A string the service checks against ``values``, which the schema lists as an enum.
+
+    The service's check, not pydantic's, so that the remote SDK raises the error the
+    embedded one does. Only an empty string is refused here: services read it as none.
+    """
+    schema = {"type": "string", "enum": [str(value) for value in values]}
+    return Annotated[str, Field(min_length=1), WithJsonSchema(schema)]

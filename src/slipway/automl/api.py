@@ -22,6 +22,7 @@ def service(request: Request) -> AutoMLService:
 
 Service = Annotated[AutoMLService, Depends(service)]
 CandidateSort = one_of(SORT_BY)
+Order = one_of(SortOrder)
 
 
 @router.post("", status_code=201, response_model_exclude_none=True)
@@ -52,7 +53,7 @@ def list_candidates(
     status_equals: JobStatus | None = None,
     candidate_name_equals: str | None = None,
     sort_by: CandidateSort = "FinalObjectiveMetricValue",
-    sort_order: SortOrder = SortOrder.DESCENDING,
+    sort_order: Order = "Descending",
     max_results: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> dict[str, Any]:
     found = svc.list_candidates_for_auto_ml_job(

@@ -58,10 +58,7 @@ _Names = Annotated[list[str], Field(max_length=100)]
 ArtifactDirection = one_of(["input", "output"])
 # An uploaded artifact's name becomes part of its key in the artifact store.
 ArtifactPath = Annotated[str, WithJsonSchema({**KEY_SCHEMA, "maxLength": 256})]
-# Resource.parse checks it, saying what each name means.
-SearchResource = Annotated[
-    str, WithJsonSchema({"type": "string", "enum": [*Resource, *RESOURCE_ALIASES]})
-]
+SearchResource = one_of([*Resource, *RESOURCE_ALIASES])
 
 
 def service(request: Request) -> ExperimentsService:

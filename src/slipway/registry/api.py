@@ -56,6 +56,8 @@ Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 GroupSort = one_of(GROUP_SORTS)
 NameFilter = free_text("name filter", MAX_NAME_LENGTH)
 PackageSort = one_of(PACKAGE_SORTS)
+Order = one_of(SortOrder)
+ApprovalStatus = one_of(ModelApprovalStatus)
 
 
 # --- groups -----------------------------------------------------------------------------
@@ -75,7 +77,7 @@ def list_model_package_groups(
     created_after: Time | None = None,
     created_before: Time | None = None,
     sort_by: GroupSort | None = None,
-    sort_order: SortOrder | None = None,
+    sort_order: Order | None = None,
     max_results: MaxResults = 100,
     next_token: PageToken | None = None,
 ) -> dict[str, Any]:
@@ -120,12 +122,12 @@ def create_model_package_from_training_job(
 def list_model_packages(
     svc: Service,
     group_name: GroupName | None = None,
-    approval_status: ModelApprovalStatus | None = None,
+    approval_status: ApprovalStatus | None = None,
     training_job_name: TrainingJobName | None = None,
     created_after: Time | None = None,
     created_before: Time | None = None,
     sort_by: PackageSort | None = None,
-    sort_order: SortOrder | None = None,
+    sort_order: Order | None = None,
     max_results: MaxResults = 100,
     next_token: PageToken | None = None,
 ) -> dict[str, Any]:

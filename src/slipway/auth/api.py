@@ -13,13 +13,16 @@ from slipway.auth.guard import GuardedServices, request_services
 from slipway.auth.roles import Role
 from slipway.auth.service import CreatedToken, TokenInfo
 from slipway.experiments.models import WireModel
+from slipway.names import entity_name
+from slipway.wire import PageToken
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 Services = Annotated[GuardedServices, Depends(request_services)]
+TokenName = entity_name("token name")
 
 
 class CreateToken(WireModel):
-    name: str
+    name: TokenName
     role: Role | None = None
     expires_in_seconds: Annotated[int, Field(ge=60, le=10 * 365 * 86400)] | None = None
     access_key: bool = False
@@ -51,7 +54,7 @@ def create_token(body: CreateToken, svc: Services) -> CreatedToken:
 
 
 @router.delete("/tokens/{name}", status_code=204)
-def revoke_token(name: str, svc: Services) -> None:
+def revoke_token(name: TokenName, svc: Services) -> None:
     svc.tokens.revoke_token(name)
 
 
@@ -60,7 +63,7 @@ def list_audit_events(
     svc: Services,
     actor: str | None = None,
     max_results: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 100,
-    next_token: str | None = None,
+    next_token: PageToken | None = None,
 ) -> dict[str, Any]:
     page = svc.audit.list_audit_events(actor=actor, max_results=max_results, next_token=next_token)
     return {"Items": [e.to_wire() for e in page.items], "NextToken": page.next_token}

@@ -6,18 +6,15 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from slipway.errors import ValidationError
 from slipway.experiments.models import WireModel
 from slipway.jobs.models import JobStatus, SecondaryStatus
-from slipway.names import check_name
+from slipway.names import entity_name
 
 AUTOML_JOB_NAME_LENGTH = 32
-
-
-def _job_name(value: str) -> str:
-    return check_name("AutoML job name", value, AUTOML_JOB_NAME_LENGTH)
+AutoMLJobName = entity_name("AutoML job name", AUTOML_JOB_NAME_LENGTH)
 
 
 class ObjectiveStatus(StrEnum):
@@ -71,7 +68,7 @@ class AutoMLJobObjective(WireModel):
 class CreateAutoMLJob(WireModel):
     """CreateAutoMLJob: what `AutoML.fit` sends."""
 
-    auto_ml_job_name: Annotated[str, AfterValidator(_job_name)] = Field(alias="AutoMLJobName")
+    auto_ml_job_name: AutoMLJobName = Field(alias="AutoMLJobName")
     input_data_config: Annotated[list[AutoMLChannel], Field(min_length=1, max_length=1)]
     output_data_config: dict[str, str] = {}
     problem_type: str | None = None

@@ -7,18 +7,22 @@ search answers the reference shape ``{"Results": [{"TrialComponent": {...}}], ..
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from slipway.auth.guard import request_services
-from slipway.experiments.expressions import SearchExpression
+from slipway.experiments.expressions import (
+    RESOURCE_ALIASES,
+    Resource,
+    SearchExpression,
+    sort_key,
+)
 from slipway.experiments.models import (
     MAX_METRIC_POINTS,
     Artifact,
@@ -41,12 +45,21 @@ from slipway.experiments.models import (
     WireModel,
 )
 from slipway.experiments.service import ExperimentsService
+from slipway.names import free_text, key_name
+from slipway.server.openapi import BINARY_BODY
+from slipway.store.artifacts import KEY_SCHEMA
+from slipway.wire import PageToken, Time, one_of
 
 router = APIRouter(prefix="/api/v1", tags=["experiments"])
 
-_Description = Annotated[str, Field(max_length=3072)]
+_Description = free_text("description", 3072)
+_BatchId = key_name("batch id", 64)
 _Tags = Annotated[list[Tag], Field(max_length=50)]
 _Names = Annotated[list[str], Field(max_length=100)]
+ArtifactDirection = one_of(["input", "output"])
+# An uploaded artifact's name becomes part of its key in the artifact store.
+ArtifactPath = Annotated[str, WithJsonSchema({**KEY_SCHEMA, "maxLength": 256})]
+SearchResource = one_of([*Resource, *RESOURCE_ALIASES])
 
 
 def service(request: Request) -> ExperimentsService:
@@ -54,24 +67,35 @@ def service(request: Request) -> ExperimentsService:
 
 
 Service = Annotated[ExperimentsService, Depends(service)]
+ExperimentSort = sort_key(Resource.EXPERIMENT)
+TrialSort = sort_key(Resource.TRIAL)
+TrialComponentSort = sort_key(Resource.TRIAL_COMPONENT)
 
 
 class ListQuery(WireModel):
     """Query parameters shared by every listing route."""
 
-    created_after: dt.datetime | None = None
-    created_before: dt.datetime | None = None
-    sort_by: str | None = None
+    created_after: Time | None = None
+    created_before: Time | None = None
     sort_order: SortOrder | None = None
     max_results: Annotated[int, Field(ge=1, le=1000)] = 100
-    next_token: str | None = None
+    next_token: PageToken | None = None
 
     # FastAPI hands a query model every query parameter, the route's own filters
     # (experiment_name, trial_name...) included, so extra ones must not be refused here.
     model_config = WireModel.model_config | {"alias_generator": None, "extra": "ignore"}
 
 
-Listing = Annotated[ListQuery, Query()]
+class ExperimentListQuery(ListQuery):
+    sort_by: ExperimentSort | None = None
+
+
+class TrialListQuery(ListQuery):
+    sort_by: TrialSort | None = None
+
+
+class TrialComponentListQuery(ListQuery):
+    sort_by: TrialComponentSort | None = None
 
 
 def _page(page: Page[Any]) -> dict[str, Any]:
@@ -102,7 +126,9 @@ def create_experiment(body: CreateExperiment, svc: Service) -> Experiment:
 
 
 @router.get("/experiments")
-def list_experiments(query: Listing, svc: Service) -> dict[str, Any]:
+def list_experiments(
+    query: Annotated[ExperimentListQuery, Query()], svc: Service
+) -> dict[str, Any]:
     return _page(
         svc.list_experiments(
             created_after=query.created_after,
@@ -116,17 +142,21 @@ def list_experiments(query: Listing, svc: Service) -> dict[str, Any]:
 
 
 @router.get("/experiments/{experiment_name}", response_model_exclude_none=True)
-def get_experiment(experiment_name: str, svc: Service) -> Experiment:
+def get_experiment(experiment_name: ExperimentName, svc: Service) -> Experiment:
     return svc.get_experiment(experiment_name)
 
 
 @router.patch("/experiments/{experiment_name}", response_model_exclude_none=True)
-def update_experiment(experiment_name: str, body: UpdateExperiment, svc: Service) -> Experiment:
+def update_experiment(
+    experiment_name: ExperimentName, body: UpdateExperiment, svc: Service
+) -> Experiment:
     return svc.update_experiment(experiment_name, body.display_name, body.description, body.tags)
 
 
 @router.delete("/experiments/{experiment_name}", status_code=204)
-def delete_experiment(experiment_name: str, svc: Service, cascade: bool = False) -> Response:
+def delete_experiment(
+    experiment_name: ExperimentName, svc: Service, cascade: bool = False
+) -> Response:
     svc.delete_experiment(experiment_name, cascade=cascade)
     return Response(status_code=204)
 
@@ -153,10 +183,10 @@ def create_trial(body: CreateTrial, svc: Service) -> Trial:
 
 @router.get("/trials")
 def list_trials(
-    query: Listing,
+    query: Annotated[TrialListQuery, Query()],
     svc: Service,
-    experiment_name: str | None = None,
-    trial_component_name: str | None = None,
+    experiment_name: ExperimentName | None = None,
+    trial_component_name: TrialComponentName | None = None,
 ) -> dict[str, Any]:
     return _page(
         svc.list_trials(
@@ -173,29 +203,33 @@ def list_trials(
 
 
 @router.get("/trials/{trial_name}", response_model_exclude_none=True)
-def get_trial(trial_name: str, svc: Service) -> Trial:
+def get_trial(trial_name: TrialName, svc: Service) -> Trial:
     return svc.get_trial(trial_name)
 
 
 @router.patch("/trials/{trial_name}", response_model_exclude_none=True)
-def update_trial(trial_name: str, body: UpdateTrial, svc: Service) -> Trial:
+def update_trial(trial_name: TrialName, body: UpdateTrial, svc: Service) -> Trial:
     return svc.update_trial(trial_name, body.display_name, body.tags)
 
 
 @router.delete("/trials/{trial_name}", status_code=204)
-def delete_trial(trial_name: str, svc: Service, cascade: bool = False) -> Response:
+def delete_trial(trial_name: TrialName, svc: Service, cascade: bool = False) -> Response:
     svc.delete_trial(trial_name, cascade=cascade)
     return Response(status_code=204)
 
 
 @router.put("/trials/{trial_name}/trial-components/{trial_component_name}", status_code=204)
-def associate(trial_name: str, trial_component_name: str, svc: Service) -> Response:
+def associate(
+    trial_name: TrialName, trial_component_name: TrialComponentName, svc: Service
+) -> Response:
     svc.associate_trial_component(trial_component_name, trial_name)
     return Response(status_code=204)
 
 
 @router.delete("/trials/{trial_name}/trial-components/{trial_component_name}", status_code=204)
-def disassociate(trial_name: str, trial_component_name: str, svc: Service) -> Response:
+def disassociate(
+    trial_name: TrialName, trial_component_name: TrialComponentName, svc: Service
+) -> Response:
     svc.disassociate_trial_component(trial_component_name, trial_name)
     return Response(status_code=204)
 
@@ -210,8 +244,8 @@ class CreateTrialComponent(WireModel):
     trial_component_name: TrialComponentName
     display_name: DisplayName | None = None
     status: TrialComponentStatus | None = None
-    start_time: dt.datetime | None = None
-    end_time: dt.datetime | None = None
+    start_time: Time | None = None
+    end_time: Time | None = None
     parameters: _Parameters = {}
     input_artifacts: _Artifacts = {}
     output_artifacts: _Artifacts = {}
@@ -222,8 +256,8 @@ class CreateTrialComponent(WireModel):
 class UpdateTrialComponent(WireModel):
     display_name: DisplayName | None = None
     status: TrialComponentStatus | None = None
-    start_time: dt.datetime | None = None
-    end_time: dt.datetime | None = None
+    start_time: Time | None = None
+    end_time: Time | None = None
     parameters: _Parameters = {}
     parameters_to_remove: _Names = []
     input_artifacts: _Artifacts = {}
@@ -234,7 +268,7 @@ class UpdateTrialComponent(WireModel):
 
 class MetricBatch(WireModel):
     metrics: Annotated[list[MetricPoint], Field(max_length=100_000)]
-    batch_id: Annotated[str | None, Field(max_length=64)] = None
+    batch_id: _BatchId | None = None
 
 
 @router.post("/trial-components", status_code=201, response_model_exclude_none=True)
@@ -255,10 +289,10 @@ def create_trial_component(body: CreateTrialComponent, svc: Service) -> TrialCom
 
 @router.get("/trial-components")
 def list_trial_components(
-    query: Listing,
+    query: Annotated[TrialComponentListQuery, Query()],
     svc: Service,
-    experiment_name: str | None = None,
-    trial_name: str | None = None,
+    experiment_name: ExperimentName | None = None,
+    trial_name: TrialName | None = None,
     source_arn: str | None = None,
 ) -> dict[str, Any]:
     return _page(
@@ -277,13 +311,13 @@ def list_trial_components(
 
 
 @router.get("/trial-components/{trial_component_name}", response_model_exclude_none=True)
-def get_trial_component(trial_component_name: str, svc: Service) -> TrialComponent:
+def get_trial_component(trial_component_name: TrialComponentName, svc: Service) -> TrialComponent:
     return svc.get_trial_component(trial_component_name)
 
 
 @router.patch("/trial-components/{trial_component_name}")
 def update_trial_component(
-    trial_component_name: str, body: UpdateTrialComponent, svc: Service
+    trial_component_name: TrialComponentName, body: UpdateTrialComponent, svc: Service
 ) -> dict[str, str]:
     """Answers the component's name, as the reference's UpdateTrialComponent does."""
     svc.update_trial_component(
@@ -304,14 +338,16 @@ def update_trial_component(
 
 @router.delete("/trial-components/{trial_component_name}", status_code=204)
 def delete_trial_component(
-    trial_component_name: str, svc: Service, force_disassociate: bool = False
+    trial_component_name: TrialComponentName, svc: Service, force_disassociate: bool = False
 ) -> Response:
     svc.delete_trial_component(trial_component_name, force_disassociate=force_disassociate)
     return Response(status_code=204)
 
 
 @router.post("/trial-components/{trial_component_name}/metrics")
-def log_metrics(trial_component_name: str, body: MetricBatch, svc: Service) -> dict[str, int]:
+def log_metrics(
+    trial_component_name: TrialComponentName, body: MetricBatch, svc: Service
+) -> dict[str, int]:
     """Store a batch of points; answered only once the batch is committed."""
     return {"Stored": svc.log_metrics(trial_component_name, body.metrics, body.batch_id)}
 
@@ -337,14 +373,16 @@ def list_metric_points(
 
 
 # `:path`: an artifact name may name a folder too (plots/roc.png).
-@router.put("/trial-components/{trial_component_name}/artifacts/{name:path}")
+@router.put(
+    "/trial-components/{trial_component_name}/artifacts/{name:path}", openapi_extra=BINARY_BODY
+)
 async def upload_artifact(
-    trial_component_name: str,
-    name: str,
+    trial_component_name: TrialComponentName,
+    name: ArtifactPath,
     request: Request,
     svc: Service,
-    media_type: str | None = None,
-    direction: str = "output",
+    media_type: Annotated[str | None, Query(max_length=64)] = None,
+    direction: ArtifactDirection = "output",
 ) -> Artifact:
     """Stream the body into the artifact store (spooled: large uploads go to disk)."""
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
@@ -375,12 +413,12 @@ def download_artifact(uri: str, svc: Service) -> StreamingResponse:
 
 
 class SearchRequest(WireModel):
-    resource: str
+    resource: SearchResource
     search_expression: SearchExpression | None = None
     sort_by: str | None = None
     sort_order: SortOrder | None = None
     max_results: Annotated[int, Field(ge=1, le=1000)] = 100
-    next_token: str | None = None
+    next_token: PageToken | None = None
 
 
 @router.post("/search")

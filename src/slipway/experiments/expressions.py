@@ -16,11 +16,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import pydantic
 import sqlalchemy as sa
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from slipway.errors import ValidationError, describe_problems
 from slipway.experiments import tables as t
@@ -91,6 +91,10 @@ class SearchExpression(WireModel):
     operator: BooleanOperator = BooleanOperator.AND
 
 
+# The reference's other names of resources.
+RESOURCE_ALIASES = {"ExperimentTrial": "Trial", "ExperimentTrialComponent": "TrialComponent"}
+
+
 class Resource(StrEnum):
     EXPERIMENT = "Experiment"
     TRIAL = "Trial"
@@ -98,9 +102,8 @@ class Resource(StrEnum):
 
     @classmethod
     def parse(cls, value: str) -> Resource:
-        aliases = {"ExperimentTrial": "Trial", "ExperimentTrialComponent": "TrialComponent"}
         try:
-            return cls(aliases.get(value, value))
+            return cls(RESOURCE_ALIASES.get(value, value))
         except ValueError:
             raise ValidationError(
                 f"search resource {value!r} is not known; use Experiment, Trial or "
@@ -435,6 +438,19 @@ def _sort_columns(
     raise ValidationError(
         f"cannot sort {resource} by {sort_by!r}; sort by one of {_known_properties(resource)}"
     )
+
+
+def sort_key(resource: Resource) -> Any:
+    """The type of a SortBy for ``resource``: what _sort_columns accepts, stated in the
+    OpenAPI schema."""
+    schema: dict[str, Any] = {"type": "string", "enum": sorted(_RESOURCES[resource].plain)}
+    if resource == Resource.TRIAL_COMPONENT:
+        stats = "|".join(sorted(_STATS))
+        metric = {"type": "string", "pattern": rf"^Metrics\..+\.({stats})$"}
+        parameter = {"type": "string", "pattern": r"^Parameters\..+$"}
+        schema = {"anyOf": [schema, metric, parameter]}
+    # Not empty: the service reads an empty SortBy as none at all.
+    return Annotated[str, Field(min_length=1), WithJsonSchema(schema)]
 
 
 def encode_token(offset: int) -> str:

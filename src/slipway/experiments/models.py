@@ -7,24 +7,23 @@ Fields are snake_case in Python and PascalCase on the wire (``ExperimentName``,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    WithJsonSchema,
     field_serializer,
     model_validator,
 )
 from pydantic.alias_generators import to_pascal
 
 from slipway.errors import ValidationError
-from slipway.names import MAX_NAME_LENGTH, NAME_PATTERN, check_key, check_name
+from slipway.names import check_key, entity_name, key_name
 
 T = TypeVar("T")
 MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z, the last second a datetime holds
@@ -37,25 +36,38 @@ class WireModel(BaseModel):
         alias_generator=to_pascal, populate_by_name=True, extra="forbid", frozen=False
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        # pydantic would read JSON's true and false as 1 and 0 where a number is expected.
+        if isinstance(data, dict):
+            for key in _number_keys(cls):
+                if isinstance(data.get(key), bool):
+                    raise ValidationError(f"{key} must be a number, got {str(data[key]).lower()}")
+        return data
+
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def _entity_name(kind: str):
-    return AfterValidator(lambda value: check_name(kind, value))
+@functools.cache
+def _number_keys(model: type[BaseModel]) -> tuple[str, ...]:
+    """The keys (aliases and names) of the model's fields that hold a number."""
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        types = get_args(field.annotation) or (field.annotation,)
+        if bool not in types and (int in types or float in types):
+            keys += [name, field.alias or name]
+    return tuple(keys)
 
 
-# The rule check_name enforces, stated in the OpenAPI schema for clients and API fuzzers.
-_NAME_SCHEMA = WithJsonSchema(
-    {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": f"^{NAME_PATTERN}$"}
-)
-ExperimentName = Annotated[str, _entity_name("experiment name"), _NAME_SCHEMA]
-TrialName = Annotated[str, _entity_name("trial name"), _NAME_SCHEMA]
-TrialComponentName = Annotated[str, _entity_name("trial component name"), _NAME_SCHEMA]
-DisplayName = Annotated[str, _entity_name("display name"), _NAME_SCHEMA]
-ParameterName = Annotated[str, AfterValidator(lambda v: check_key("parameter name", v))]
-MetricName = Annotated[str, AfterValidator(lambda v: check_key("metric name", v, 255))]
-ArtifactName = Annotated[str, AfterValidator(lambda v: check_key("artifact name", v))]
+ExperimentName = entity_name("experiment name")
+TrialName = entity_name("trial name")
+TrialComponentName = entity_name("trial component name")
+DisplayName = entity_name("display name")
+ParameterName = key_name("parameter name")
+MetricName = key_name("metric name", 255)
+ArtifactName = key_name("artifact name")
 
 
 class PrimaryStatus(StrEnum):
@@ -83,6 +95,15 @@ class TrialComponentStatus(WireModel):
 
 class ParameterValue(WireModel):
     """A parameter: a number or a string, never both."""
+
+    model_config = WireModel.model_config | {
+        "json_schema_extra": {
+            "oneOf": [
+                {"required": ["NumberValue"], "properties": {"NumberValue": {"type": "number"}}},
+                {"required": ["StringValue"], "properties": {"StringValue": {"type": "string"}}},
+            ]
+        }
+    }
 
     # NaN and infinities have no JSON form (they would read back as null).
     number_value: Annotated[float | None, Field(allow_inf_nan=False)] = None

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from slipway.auth.guard import request_services
 from slipway.jobs.models import Job, JobKind, JobStatus
 from slipway.jobs.service import JobService
+from slipway.names import entity_name
+from slipway.wire import PageToken
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -18,6 +20,9 @@ def service(request: Request) -> JobService:
 
 
 Service = Annotated[JobService, Depends(service)]
+JobName = entity_name("job name")
+# A name alone may be ambiguous: jobs of different kinds can share it.
+_AMBIGUOUS = {409: {"description": "Jobs of several kinds have this name; pass kind."}}
 
 
 @router.get("")
@@ -27,7 +32,7 @@ def list_jobs(
     status: JobStatus | None = None,
     name_contains: str | None = None,
     max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
-    next_token: str | None = None,
+    next_token: PageToken | None = None,
 ) -> dict[str, Any]:
     page = svc.list_jobs(
         kind=kind,
@@ -39,14 +44,14 @@ def list_jobs(
     return page.to_wire()
 
 
-@router.get("/{name}", response_model_exclude_none=True)
-def get_job(name: str, svc: Service, kind: JobKind | None = None) -> Job:
+@router.get("/{name}", response_model_exclude_none=True, responses=_AMBIGUOUS)
+def get_job(name: JobName, svc: Service, kind: JobKind | None = None) -> Job:
     return svc.find_job(name, kind)
 
 
-@router.get("/{name}/logs")
+@router.get("/{name}/logs", responses=_AMBIGUOUS)
 def read_logs(
-    name: str,
+    name: JobName,
     svc: Service,
     kind: JobKind | None = None,
     after_line: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # a BIGINT
@@ -58,6 +63,6 @@ def read_logs(
 
 
 @router.post("/{name}/stop", response_model_exclude_none=True)
-def stop_job(name: str, svc: Service, kind: JobKind | None = None) -> Job:
+def stop_job(name: JobName, svc: Service, kind: JobKind | None = None) -> Job:
     job = svc.find_job(name, kind)
     return svc.request_stop(job.job_kind, name)

@@ -244,6 +244,10 @@ def load(model: type[f.M], uri: str | None, what: str) -> f.M | None:
             raw = stream.read()
     except FileNotFoundError:
         raise SlipwayError(f"the baseline {what} file {uri} does not exist") from None
+    except OSError as error:  # a folder, a name too long, no permission...
+        raise SlipwayError(
+            f"cannot read the baseline {what} file {uri}: {error.strerror or error}"
+        ) from None
     return f.parse(model, raw, f"the baseline {what} file {uri}")
 
 

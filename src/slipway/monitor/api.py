@@ -9,21 +9,23 @@ Per-feature metrics go out on the server's ``/metrics`` (see ``slipway.monitor.m
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from slipway.auth.guard import request_services
+from slipway.monitor.executions import EXECUTION_FILES
 from slipway.monitor.models import (
     BaselineResult,
     CreateMonitoringSchedule,
+    EndpointName,
     ExecutionStatus,
     MonitoringExecution,
     MonitoringSchedule,
     PutGroundTruth,
+    ScheduleName,
     ScheduleStatus,
     StartExecution,
     SuggestBaseline,
@@ -31,7 +33,9 @@ from slipway.monitor.models import (
 )
 from slipway.monitor.report import scripts
 from slipway.monitor.service import MonitorService
+from slipway.names import entity_name
 from slipway.server.headers import REPORT_POLICY
+from slipway.wire import PageToken, Time, one_of
 
 router = APIRouter(prefix="/api/v1", tags=["monitor"])
 _Max = Annotated[int, Query(ge=1, le=1000)]
@@ -42,6 +46,8 @@ def service(request: Request) -> MonitorService:
 
 
 Service = Annotated[MonitorService, Depends(service)]
+ExecutionName = entity_name("monitoring execution name")
+ExecutionFile = one_of(EXECUTION_FILES)
 
 
 @router.post("/monitoring/baselines", status_code=201)
@@ -57,11 +63,11 @@ def create_monitoring_schedule(body: CreateMonitoringSchedule, svc: Service) -> 
 @router.get("/monitoring-schedules")
 def list_monitoring_schedules(
     svc: Service,
-    endpoint_name: str | None = None,
+    endpoint_name: EndpointName | None = None,
     status: ScheduleStatus | None = None,
     name_contains: str | None = None,
     max_results: _Max = 100,
-    next_token: str | None = None,
+    next_token: PageToken | None = None,
 ) -> dict[str, Any]:
     return svc.list_monitoring_schedules(
         endpoint_name=endpoint_name,
@@ -73,29 +79,29 @@ def list_monitoring_schedules(
 
 
 @router.get("/monitoring-schedules/{name}", response_model_exclude_none=True)
-def describe_monitoring_schedule(name: str, svc: Service) -> MonitoringSchedule:
+def describe_monitoring_schedule(name: ScheduleName, svc: Service) -> MonitoringSchedule:
     return svc.describe_monitoring_schedule(name)
 
 
 @router.patch("/monitoring-schedules/{name}", response_model_exclude_none=True)
 def update_monitoring_schedule(
-    name: str, body: UpdateMonitoringSchedule, svc: Service
+    name: ScheduleName, body: UpdateMonitoringSchedule, svc: Service
 ) -> MonitoringSchedule:
     return svc.update_monitoring_schedule(name, body)
 
 
 @router.post("/monitoring-schedules/{name}/stop", response_model_exclude_none=True)
-def stop_monitoring_schedule(name: str, svc: Service) -> MonitoringSchedule:
+def stop_monitoring_schedule(name: ScheduleName, svc: Service) -> MonitoringSchedule:
     return svc.stop_monitoring_schedule(name)
 
 
 @router.post("/monitoring-schedules/{name}/start", response_model_exclude_none=True)
-def start_monitoring_schedule(name: str, svc: Service) -> MonitoringSchedule:
+def start_monitoring_schedule(name: ScheduleName, svc: Service) -> MonitoringSchedule:
     return svc.start_monitoring_schedule(name)
 
 
 @router.delete("/monitoring-schedules/{name}", status_code=204)
-def delete_monitoring_schedule(name: str, svc: Service) -> Response:
+def delete_monitoring_schedule(name: ScheduleName, svc: Service) -> Response:
     svc.delete_monitoring_schedule(name)
     return Response(status_code=204)
 
@@ -104,7 +110,7 @@ def delete_monitoring_schedule(name: str, svc: Service) -> Response:
     "/monitoring-schedules/{name}/executions", status_code=201, response_model_exclude_none=True
 )
 def start_monitoring_execution(
-    name: str, body: StartExecution, svc: Service
+    name: ScheduleName, body: StartExecution, svc: Service
 ) -> MonitoringExecution:
     return svc.start_monitoring_execution(name, body)
 
@@ -112,11 +118,11 @@ def start_monitoring_execution(
 @router.get("/monitoring-executions")
 def list_monitoring_executions(
     svc: Service,
-    schedule_name: str | None = None,
-    endpoint_name: str | None = None,
+    schedule_name: ScheduleName | None = None,
+    endpoint_name: EndpointName | None = None,
     status: ExecutionStatus | None = None,
     max_results: _Max = 100,
-    next_token: str | None = None,
+    next_token: PageToken | None = None,
 ) -> dict[str, Any]:
     return svc.list_monitoring_executions(
         schedule_name=schedule_name,
@@ -128,25 +134,29 @@ def list_monitoring_executions(
 
 
 @router.get("/monitoring-executions/{name}", response_model_exclude_none=True)
-def describe_monitoring_execution(name: str, svc: Service) -> MonitoringExecution:
+def describe_monitoring_execution(name: ExecutionName, svc: Service) -> MonitoringExecution:
     return svc.describe_monitoring_execution(name)
 
 
 @router.post("/monitoring-executions/{name}/stop", response_model_exclude_none=True)
-def stop_monitoring_execution(name: str, svc: Service) -> MonitoringExecution:
+def stop_monitoring_execution(name: ExecutionName, svc: Service) -> MonitoringExecution:
     return svc.stop_monitoring_execution(name)
 
 
-@router.get("/monitoring-executions/{name}/files/{file_name}")
-def read_execution_file(name: str, file_name: str, svc: Service) -> Response:
+@router.get(
+    "/monitoring-executions/{name}/files/{file_name}",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}, "text/html": {}}}},
+)
+def read_execution_file(name: ExecutionName, file_name: ExecutionFile, svc: Service) -> Response:
     content = svc.read_execution_file(name, file_name)
     if file_name.endswith(".html"):
         return _report(content)
     return Response(content, media_type="application/json")
 
 
-@router.get("/monitoring-executions/{name}/report")
-def read_report(name: str, svc: Service) -> Response:
+@router.get("/monitoring-executions/{name}/report", response_class=HTMLResponse)
+def read_report(name: ExecutionName, svc: Service) -> Response:
     """The execution's HTML report; it loads its scripts from beside itself."""
     return _report(svc.read_execution_file(name, "report.html"))
 
@@ -158,13 +168,16 @@ def _report(content: bytes) -> Response:
     )
 
 
-@router.get("/monitoring-executions/{name}/plotly.min.js")
-def plotly(name: str) -> FileResponse:
+_SCRIPT = {"response_class": Response, "responses": {200: {"content": {"text/javascript": {}}}}}
+
+
+@router.get("/monitoring-executions/{name}/plotly.min.js", **_SCRIPT)
+def plotly(name: ExecutionName) -> FileResponse:
     return _script("plotly.min.js")
 
 
-@router.get("/monitoring-executions/{name}/report.js")
-def report_js(name: str) -> FileResponse:
+@router.get("/monitoring-executions/{name}/report.js", **_SCRIPT)
+def report_js(name: ExecutionName) -> FileResponse:
     return _script("report.js")
 
 
@@ -185,7 +198,7 @@ def list_alert_deliveries(
 
 
 @router.post("/monitoring/alert-deliveries/retry")
-def retry_alert_deliveries(svc: Service, now: dt.datetime | None = None) -> dict[str, int]:
+def retry_alert_deliveries(svc: Service, now: Time | None = None) -> dict[str, int]:
     return {"Attempted": svc.retry_alert_deliveries(now)}
 
 

@@ -11,24 +11,29 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from slipway.errors import ValidationError
 from slipway.experiments.models import WireModel
 from slipway.jobs.models import StatusTransition
 from slipway.monitor import schedule as cron
 from slipway.monitor.formats import CheckType
-from slipway.names import check_name
+from slipway.names import entity_name
 from slipway.training.models import CreateTrainingJob
+from slipway.wire import Time
 
 SCHEDULE_NAME_LENGTH = 63
+# At most 4 digits a part (up to some 28 years): a window so placed stays in the calendar.
 _DURATION = re.compile(
-    r"(?P<sign>-)?P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?"
+    r"(?P<sign>-)?P(?:(?P<d>[0-9]{1,4})D)?"
+    r"(?:T(?:(?P<h>[0-9]{1,4})H)?(?:(?P<m>[0-9]{1,4})M)?(?:(?P<s>[0-9]{1,4})S)?)?"
 )
-
-
-def _schedule_name(value: str) -> str:
-    return check_name("monitoring schedule name", value, SCHEDULE_NAME_LENGTH)
+# The durations offset() reads, without its empty ones (P, PT), for the OpenAPI schema.
+_N = "[0-9]{1,4}"
+_DURATION_PATTERN = (
+    rf"^-?P(?:{_N}D(?:T(?:{_N}H)?(?:{_N}M)?(?:{_N}S)?)?"
+    rf"|T(?:{_N}H(?:{_N}M)?(?:{_N}S)?|{_N}M(?:{_N}S)?|{_N}S))$"
+)
 
 
 def _expression(value: str) -> str:
@@ -36,9 +41,8 @@ def _expression(value: str) -> str:
     return value
 
 
-def _duration(value: str | None) -> str | None:
-    if value is not None:
-        offset(value)
+def _duration(value: str) -> str:
+    offset(value)
     return value
 
 
@@ -47,14 +51,24 @@ def offset(value: str) -> dt.timedelta:
     found = _DURATION.fullmatch(value.strip())
     if not found or value.strip() in ("P", "-P", "PT", "-PT"):
         raise ValidationError(
-            f"offset {value!r} is not an ISO-8601 duration; write for example -PT1H or -P1DT2H"
+            f"offset {value!r} is not an ISO-8601 duration with at most 4 digits a part; "
+            "write for example -PT1H or -P1DT2H"
         )
     parts = {k: int(v or 0) for k, v in found.groupdict().items() if k != "sign"}
     delta = dt.timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
     return -delta if found.group("sign") else delta
 
 
-ScheduleName = Annotated[str, AfterValidator(_schedule_name)]
+ScheduleExpression = Annotated[
+    str,
+    AfterValidator(_expression),
+    WithJsonSchema({"type": "string", "pattern": cron.EXPRESSION_PATTERN}),
+]
+Duration = Annotated[
+    str, AfterValidator(_duration), WithJsonSchema({"type": "string", "pattern": _DURATION_PATTERN})
+]
+ScheduleName = entity_name("monitoring schedule name", SCHEDULE_NAME_LENGTH)
+EndpointName = entity_name("endpoint name")
 Uri = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
@@ -171,15 +185,15 @@ class RetrainingTrigger(WireModel):
 
 class CreateMonitoringSchedule(WireModel):
     monitoring_schedule_name: ScheduleName
-    endpoint_name: Annotated[str, AfterValidator(lambda v: check_name("endpoint name", v))]
+    endpoint_name: EndpointName
     output_uri: Uri
     statistics_uri: Uri | None = None
     constraints_uri: Uri | None = None
-    schedule_expression: Annotated[str, AfterValidator(_expression)] = "cron(0 * ? * * *)"
-    data_analysis_start_time: Annotated[str | None, AfterValidator(_duration)] = Field(
+    schedule_expression: ScheduleExpression = "cron(0 * ? * * *)"
+    data_analysis_start_time: Duration | None = Field(
         default=None, description="For NOW: window start relative to now, e.g. -PT1H."
     )
-    data_analysis_end_time: Annotated[str | None, AfterValidator(_duration)] = None
+    data_analysis_end_time: Duration | None = None
     data_capture_uri: Uri | None = Field(
         default=None, description="The endpoint's capture destination (DestinationS3Uri)."
     )
@@ -204,9 +218,7 @@ class CreateMonitoringSchedule(WireModel):
 
 
 class UpdateMonitoringSchedule(WireModel):
-    schedule_expression: Annotated[
-        str | None, AfterValidator(lambda v: _expression(v) if v else v)
-    ] = None
+    schedule_expression: ScheduleExpression | None = None
     statistics_uri: Uri | None = None
     constraints_uri: Uri | None = None
     alert_rules: list[AlertRule] | None = None
@@ -216,8 +228,8 @@ class UpdateMonitoringSchedule(WireModel):
 class StartExecution(WireModel):
     """Run one execution now, over a window given by hand."""
 
-    data_analysis_start_time: dt.datetime
-    data_analysis_end_time: dt.datetime
+    data_analysis_start_time: Time
+    data_analysis_end_time: Time
 
     @field_validator("data_analysis_start_time", "data_analysis_end_time")
     @classmethod
@@ -305,4 +317,4 @@ class GroundTruthRecord(WireModel):
 class PutGroundTruth(WireModel):
     ground_truth_uri: Uri
     records: Annotated[list[GroundTruthRecord], Field(min_length=1, max_length=100_000)]
-    collection_time: dt.datetime | None = None
+    collection_time: Time | None = None

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from slipway.errors import ValidationError
 
 NOW = "NOW"
+_HOUR = r"(?:[01]?[0-9]|2[0-3])"
+_HOURS = rf"(?:\*|{_HOUR}(?:,{_HOUR})*|(?:\*|{_HOUR})/(?:[1-9]|1[0-9]|2[0-4]))"
+# The expressions parse() accepts, in the spelling the reference documents (parse() also
+# takes other letter cases and spacing), for the OpenAPI schema.
+EXPRESSION_PATTERN = rf"^(?:NOW|hourly|daily|cron\(0 {_HOURS} [*?] \* [*?] \*\))$"
 _CRON = re.compile(r"cron\((.*)\)", re.IGNORECASE)
 _WORDS = {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}
 _HELP = (

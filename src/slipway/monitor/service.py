@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from slipway.artifacts.service import ArtifactService
+from slipway.errors import ValidationError
 from slipway.experiments.models import Page
 from slipway.jobs.service import JobService
 from slipway.monitor import metrics
@@ -201,7 +202,13 @@ class MonitorService:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "labels.jsonl"
             path.write_bytes(lines)
-            self.artifacts.put_file_at(uri, path)
+            try:
+                self.artifacts.put_file_at(uri, path)
+            except OSError as error:  # the URI names a file, a name too long...
+                raise ValidationError(
+                    "cannot write ground truth under GroundTruthUri "
+                    f"{request.ground_truth_uri!r}: {error.strerror or error}"
+                ) from None
         return {"Uri": uri, "RecordCount": len(request.records)}
 
     # --- the scheduler ------------------------------------------------------------------

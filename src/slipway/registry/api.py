@@ -7,25 +7,32 @@ Bodies use the reference's PascalCase names.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from slipway.auth.guard import request_services
 from slipway.auth.roles import OWNER
+from slipway.experiments.models import SortOrder
+from slipway.names import MAX_NAME_LENGTH, free_text
 from slipway.registry.models import (
+    MAX_VERSION,
     USER_HEADER,
     CreateModelPackage,
     CreateModelPackageFromTrainingJob,
     CreateModelPackageGroup,
     DeployModelPackage,
+    GroupName,
+    ModelApprovalStatus,
     ModelPackage,
     ModelPackageGroup,
+    TrainingJobName,
     UpdateModelPackage,
 )
+from slipway.registry.repository import GROUP_SORTS, PACKAGE_SORTS
 from slipway.registry.service import ACTOR_LENGTH, RegistryService
 from slipway.serving.models import Endpoint
+from slipway.wire import PageToken, Time, one_of
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -45,6 +52,12 @@ def caller(request: Request) -> str:
 Service = Annotated[RegistryService, Depends(service)]
 Caller = Annotated[str, Depends(caller)]
 MaxResults = Annotated[int, Query(ge=1, le=1000)]
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
+GroupSort = one_of(GROUP_SORTS)
+NameFilter = free_text("name filter", MAX_NAME_LENGTH)
+PackageSort = one_of(PACKAGE_SORTS)
+Order = one_of(SortOrder)
+ApprovalStatus = one_of(ModelApprovalStatus)
 
 
 # --- groups -----------------------------------------------------------------------------
@@ -60,13 +73,13 @@ def create_model_package_group(
 @router.get("/model-package-groups")
 def list_model_package_groups(
     svc: Service,
-    name_contains: str | None = None,
-    created_after: dt.datetime | None = None,
-    created_before: dt.datetime | None = None,
-    sort_by: str | None = None,
-    sort_order: str | None = None,
+    name_contains: NameFilter | None = None,
+    created_after: Time | None = None,
+    created_before: Time | None = None,
+    sort_by: GroupSort | None = None,
+    sort_order: Order | None = None,
     max_results: MaxResults = 100,
-    next_token: str | None = None,
+    next_token: PageToken | None = None,
 ) -> dict[str, Any]:
     page = svc.list_model_package_groups(
         name_contains=name_contains,
@@ -81,18 +94,18 @@ def list_model_package_groups(
 
 
 @router.get("/model-package-groups/{name}", response_model_exclude_none=True)
-def get_model_package_group(name: str, svc: Service) -> ModelPackageGroup:
+def get_model_package_group(name: GroupName, svc: Service) -> ModelPackageGroup:
     return svc.get_model_package_group(name)
 
 
 @router.delete("/model-package-groups/{name}", status_code=204)
-def delete_model_package_group(name: str, svc: Service, force: bool = False) -> Response:
+def delete_model_package_group(name: GroupName, svc: Service, force: bool = False) -> Response:
     svc.delete_model_package_group(name, force=force)
     return Response(status_code=204)
 
 
 @router.get("/model-package-groups/{name}/latest-approved", response_model_exclude_none=True)
-def get_latest_approved_model_package(name: str, svc: Service) -> ModelPackage:
+def get_latest_approved_model_package(name: GroupName, svc: Service) -> ModelPackage:
     return svc.get_latest_approved_model_package(name)
 
 
@@ -114,15 +127,15 @@ def create_model_package_from_training_job(
 @router.get("/model-packages")
 def list_model_packages(
     svc: Service,
-    group_name: str | None = None,
-    approval_status: str | None = None,
-    training_job_name: str | None = None,
-    created_after: dt.datetime | None = None,
-    created_before: dt.datetime | None = None,
-    sort_by: str | None = None,
-    sort_order: str | None = None,
+    group_name: GroupName | None = None,
+    approval_status: ApprovalStatus | None = None,
+    training_job_name: TrainingJobName | None = None,
+    created_after: Time | None = None,
+    created_before: Time | None = None,
+    sort_by: PackageSort | None = None,
+    sort_order: Order | None = None,
     max_results: MaxResults = 100,
-    next_token: str | None = None,
+    next_token: PageToken | None = None,
 ) -> dict[str, Any]:
     page = svc.list_model_packages(
         group_name=group_name,
@@ -139,13 +152,13 @@ def list_model_packages(
 
 
 @router.get("/model-packages/{group}/{version}", response_model_exclude_none=True)
-def get_model_package(group: str, version: str, svc: Service) -> ModelPackage:
+def get_model_package(group: GroupName, version: Version, svc: Service) -> ModelPackage:
     return svc.get_model_package(group, version)
 
 
 @router.patch("/model-packages/{group}/{version}", response_model_exclude_none=True)
 def update_model_package(
-    group: str, version: str, body: UpdateModelPackage, svc: Service, who: Caller
+    group: GroupName, version: Version, body: UpdateModelPackage, svc: Service, who: Caller
 ) -> ModelPackage:
     return svc.update_model_package(
         group, version, body.model_approval_status, body.approval_description, who
@@ -156,7 +169,7 @@ def update_model_package(
     "/model-packages/{group}/{version}/deploy", status_code=201, response_model_exclude_none=True
 )
 def deploy_model_package(
-    group: str, version: str, body: DeployModelPackage, svc: Service
+    group: GroupName, version: Version, body: DeployModelPackage, svc: Service
 ) -> Endpoint:
     return svc.deploy_model_package(
         group,
@@ -169,6 +182,6 @@ def deploy_model_package(
 
 
 @router.delete("/model-packages/{group}/{version}", status_code=204)
-def delete_model_package(group: str, version: str, svc: Service) -> Response:
+def delete_model_package(group: GroupName, version: Version, svc: Service) -> Response:
     svc.delete_model_package(group, version)
     return Response(status_code=204)

@@ -13,11 +13,13 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 
 import pydantic
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic import BeforeValidator, Field
 
 from slipway.errors import ValidationError, describe_problems
 from slipway.experiments.models import Artifact, Tag, WireModel
-from slipway.names import MAX_NAME_LENGTH, NAME_PATTERN, check_name, check_text
+from slipway.names import MAX_NAME_LENGTH, NAME_PATTERN, check_name, entity_name, free_text
+from slipway.serving.models import EndpointName, InstanceCount, InvocationTimeout, ServerWorkers
+from slipway.wire import Time
 
 T = TypeVar("T", bound=pydantic.BaseModel)
 GROUP_NAME_LENGTH = 63
@@ -103,32 +105,13 @@ def parse_package_arn(arn: str) -> tuple[str, int]:
     return found["group"], int(found["version"])
 
 
-GroupName = Annotated[
-    str,
-    AfterValidator(check_group_name),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": GROUP_NAME_LENGTH,
-            "pattern": f"^{NAME_PATTERN}$",
-        }
-    ),
-]
+GroupName = entity_name("model package group name", GROUP_NAME_LENGTH)
+TrainingJobName = entity_name("training job name", MAX_NAME_LENGTH)
 ApprovalStatus = Annotated[ModelApprovalStatus, BeforeValidator(approval_status_of)]
 
 
-def _text(kind: str) -> Any:
-    """Free text of up to 1024 characters without control characters (but tab, newline)."""
-    return Annotated[
-        str,
-        Field(max_length=TEXT_LENGTH),
-        AfterValidator(lambda value: check_text(kind, value, TEXT_LENGTH)),
-    ]
-
-
-Description = _text("description")
-ApprovalDescription = _text("approval description")
+Description = free_text("description", TEXT_LENGTH)
+ApprovalDescription = free_text("approval description", TEXT_LENGTH)
 Framework = Annotated[
     str,
     Field(
@@ -148,7 +131,7 @@ EntryPoint = Annotated[
     ),
 ]
 Environment = Annotated[
-    dict[Annotated[str, Field(max_length=1024)], _text("environment value")],
+    dict[Annotated[str, Field(max_length=1024)], free_text("environment value", TEXT_LENGTH)],
     Field(max_length=100),
 ]
 MediaTypes = Annotated[
@@ -179,7 +162,7 @@ class InferenceSpecification(WireModel):
 class ModelMetric(WireModel):
     metric_name: Annotated[str, Field(min_length=1, max_length=255)]
     value: Annotated[float, Field(allow_inf_nan=False)]
-    timestamp: dt.datetime | None = None
+    timestamp: Time | None = None
 
 
 class ModelMetrics(WireModel):
@@ -272,7 +255,7 @@ class CreateModelPackage(WireModel):
 class CreateModelPackageFromTrainingJob(WireModel):
     """Register the model a Completed training job produced, with its lineage and metrics."""
 
-    training_job_name: Annotated[str, AfterValidator(check_job_name)]
+    training_job_name: TrainingJobName
     model_package_group_name: GroupName
     model_package_description: Description | None = None
     framework: Framework | None = None
@@ -292,12 +275,12 @@ class UpdateModelPackage(WireModel):
 
 
 class DeployModelPackage(WireModel):
-    """Serve a version on a new endpoint; the service checks the values (names, ranges)."""
+    """Serve a version on a new endpoint, with these settings of its production variant."""
 
-    endpoint_name: str
-    initial_instance_count: int = 1
-    model_server_workers: int | None = None
-    invocation_timeout_seconds: float | None = None
+    endpoint_name: EndpointName
+    initial_instance_count: InstanceCount = 1
+    model_server_workers: ServerWorkers | None = None
+    invocation_timeout_seconds: InvocationTimeout | None = None
 
 
 def build(cls: type[T], **values: Any) -> T:

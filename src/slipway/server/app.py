@@ -19,9 +19,11 @@ from slipway.monitor import api as monitor_api
 from slipway.platform import services
 from slipway.registry import api as registry_api
 from slipway.sagemaker import api as sagemaker_api
+from slipway.server.allow import allowed_methods
 from slipway.server.background import lifespan
 from slipway.server.headers import SecurityHeadersMiddleware
 from slipway.server.middleware import AuthMiddleware, BodyLimitMiddleware, OriginCheckMiddleware
+from slipway.server.openapi import describe_api
 from slipway.serving import api as serving_api
 from slipway.serving.gateway import ServingMiddleware
 from slipway.settings import Settings, get_settings
@@ -45,8 +47,10 @@ _STATUS_CODES = {
 }
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
 async def _on_slipway_error(_request: Request, error: SlipwayError) -> JSONResponse:
@@ -70,9 +74,14 @@ async def _on_validation_error(_request: Request, error: RequestValidationError)
 async def _on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     code = _STATUS_CODES.get(error.status_code, "HTTPError")
     message = error.detail if isinstance(error.detail, str) else str(error.detail)
+    headers = error.headers
     if error.status_code == 404:
         message = f"no route for {request.method} {request.url.path}"
-    return _error(error.status_code, code, message)
+    if error.status_code == 405:
+        allowed = ", ".join(allowed_methods(request))
+        headers = {"Allow": allowed}
+        message = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+    return _error(error.status_code, code, message, headers)
 
 
 async def _on_unexpected(_request: Request, error: Exception) -> JSONResponse:
@@ -114,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", tags=["server"])
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    describe_api(app)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, services=app.state.services, sign_in_path=SIGN_IN_PATH)

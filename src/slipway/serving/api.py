@@ -8,7 +8,6 @@ are served by the data plane (``slipway.serving.gateway``) at ``/endpoints/{name
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -30,7 +29,8 @@ from slipway.serving.models import (
     Tag,
     WireModel,
 )
-from slipway.serving.service import ServingService
+from slipway.serving.service import SORT_BY, ServingService
+from slipway.wire import PageToken, Time, one_of
 
 router = APIRouter(prefix="/api/v1", tags=["serving"])
 
@@ -42,24 +42,29 @@ def service(request: Request) -> ServingService:
 
 
 Service = Annotated[ServingService, Depends(service)]
+SortBy = one_of(SORT_BY)
 
 
 class ListQuery(WireModel):
     """Query parameters shared by the listing routes."""
 
     name_contains: Annotated[str | None, Field(max_length=63)] = None
-    created_after: dt.datetime | None = None
-    created_before: dt.datetime | None = None
-    sort_by: str | None = None
+    created_after: Time | None = None
+    created_before: Time | None = None
+    sort_by: SortBy | None = None
     sort_order: SortOrder | None = None
     max_results: Annotated[int, Field(ge=1, le=1000)] = 100
-    next_token: str | None = None
-    status_equals: EndpointStatus | None = None
+    next_token: PageToken | None = None
 
     model_config = WireModel.model_config | {"alias_generator": None, "extra": "ignore"}
 
 
+class EndpointListQuery(ListQuery):
+    status_equals: EndpointStatus | None = None
+
+
 Listing = Annotated[ListQuery, Query()]
+EndpointListing = Annotated[EndpointListQuery, Query()]
 
 
 def _listing(query: ListQuery) -> dict[str, Any]:
@@ -94,12 +99,12 @@ def list_models(query: Listing, svc: Service) -> dict[str, Any]:
 
 
 @router.get("/models/{model_name}", response_model_exclude_none=True)
-def get_model(model_name: str, svc: Service) -> Model:
+def get_model(model_name: ModelName, svc: Service) -> Model:
     return svc.get_model(model_name)
 
 
 @router.delete("/models/{model_name}", status_code=204)
-def delete_model(model_name: str, svc: Service) -> Response:
+def delete_model(model_name: ModelName, svc: Service) -> Response:
     svc.delete_model(model_name)
     return Response(status_code=204)
 
@@ -127,12 +132,12 @@ def list_endpoint_configs(query: Listing, svc: Service) -> dict[str, Any]:
 
 
 @router.get("/endpoint-configs/{endpoint_config_name}", response_model_exclude_none=True)
-def get_endpoint_config(endpoint_config_name: str, svc: Service) -> EndpointConfig:
+def get_endpoint_config(endpoint_config_name: EndpointConfigName, svc: Service) -> EndpointConfig:
     return svc.get_endpoint_config(endpoint_config_name)
 
 
 @router.delete("/endpoint-configs/{endpoint_config_name}", status_code=204)
-def delete_endpoint_config(endpoint_config_name: str, svc: Service) -> Response:
+def delete_endpoint_config(endpoint_config_name: EndpointConfigName, svc: Service) -> Response:
     svc.delete_endpoint_config(endpoint_config_name)
     return Response(status_code=204)
 
@@ -156,26 +161,26 @@ def create_endpoint(body: CreateEndpoint, svc: Service) -> Endpoint:
 
 
 @router.get("/endpoints")
-def list_endpoints(query: Listing, svc: Service) -> dict[str, Any]:
+def list_endpoints(query: EndpointListing, svc: Service) -> dict[str, Any]:
     return svc.list_endpoints(**_listing(query), status_equals=query.status_equals).to_wire()
 
 
 @router.get("/endpoints/{endpoint_name}", response_model_exclude_none=True)
-def get_endpoint(endpoint_name: str, svc: Service) -> Endpoint:
+def get_endpoint(endpoint_name: EndpointName, svc: Service) -> Endpoint:
     return svc.get_endpoint(endpoint_name)
 
 
 @router.get("/endpoints/{endpoint_name}/deployment")
-def get_endpoint_deployment(endpoint_name: str, svc: Service) -> dict[str, Any]:
+def get_endpoint_deployment(endpoint_name: EndpointName, svc: Service) -> dict[str, Any]:
     return svc.get_endpoint_deployment(endpoint_name)
 
 
 @router.patch("/endpoints/{endpoint_name}", response_model_exclude_none=True)
-def update_endpoint(endpoint_name: str, body: UpdateEndpoint, svc: Service) -> Endpoint:
+def update_endpoint(endpoint_name: EndpointName, body: UpdateEndpoint, svc: Service) -> Endpoint:
     return svc.update_endpoint(endpoint_name, body.endpoint_config_name)
 
 
 @router.delete("/endpoints/{endpoint_name}", status_code=204)
-def delete_endpoint(endpoint_name: str, svc: Service) -> Response:
+def delete_endpoint(endpoint_name: EndpointName, svc: Service) -> Response:
     svc.delete_endpoint(endpoint_name)
     return Response(status_code=204)

@@ -19,10 +19,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from slipway.experiments.models import Page, SortOrder, Tag, WireModel
-from slipway.names import check_name
+from slipway.names import entity_name
 
 __all__ = [
     "CaptureContentTypeHeader",
@@ -47,14 +47,13 @@ __all__ = [
 MAX_ENDPOINT_NAME = 63  # the reference's limit: endpoint names are in runtime URLs
 
 
-def _name(kind: str, max_length: int = MAX_ENDPOINT_NAME):
-    return AfterValidator(lambda value: check_name(kind, value, max_length))
-
-
-ModelName = Annotated[str, _name("model name")]
-EndpointConfigName = Annotated[str, _name("endpoint config name")]
-EndpointName = Annotated[str, _name("endpoint name")]
-VariantName = Annotated[str, _name("variant name")]
+ModelName = entity_name("model name", MAX_ENDPOINT_NAME)
+EndpointConfigName = entity_name("endpoint config name", MAX_ENDPOINT_NAME)
+EndpointName = entity_name("endpoint name", MAX_ENDPOINT_NAME)
+VariantName = entity_name("variant name", MAX_ENDPOINT_NAME)
+InstanceCount = Annotated[int, Field(ge=1, le=100)]
+ServerWorkers = Annotated[int, Field(ge=1, le=64)]
+InvocationTimeout = Annotated[float, Field(gt=0, le=3600)]
 
 
 class ContainerMode(StrEnum):
@@ -87,12 +86,12 @@ class Model(WireModel):
 class ProductionVariant(WireModel):
     variant_name: VariantName = "AllTraffic"
     model_name: ModelName
-    initial_instance_count: Annotated[int, Field(ge=1, le=100)] = 1
+    initial_instance_count: InstanceCount = 1
     initial_variant_weight: Annotated[float, Field(ge=0)] = 1.0
-    model_server_workers: Annotated[int | None, Field(ge=1, le=64)] = None
+    model_server_workers: ServerWorkers | None = None
     model_cache_bytes: Annotated[int | None, Field(ge=1024 * 1024)] = None
     max_models: Annotated[int | None, Field(ge=1)] = None
-    invocation_timeout_seconds: Annotated[float | None, Field(gt=0, le=3600)] = None
+    invocation_timeout_seconds: InvocationTimeout | None = None
 
 
 class CaptureMode(StrEnum):

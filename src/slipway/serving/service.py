@@ -45,7 +45,7 @@ from slipway.serving.models import (
 from slipway.settings import Settings, get_settings
 from slipway.store.db import Database
 
-_SORT_BY = ("Name", "CreationTime")
+SORT_BY = ("Name", "CreationTime")
 log = logging.getLogger("slipway.serving")
 
 
@@ -426,7 +426,7 @@ class ServingService:
         status: str | None = None,
     ) -> Page[Any]:
         sort_by = sort_by or "CreationTime"
-        if sort_by not in _SORT_BY:
+        if sort_by not in SORT_BY:
             raise ValidationError(f"SortBy {sort_by!r} is not valid; use Name or CreationTime")
         try:
             order = SortOrder(sort_order or SortOrder.DESCENDING)

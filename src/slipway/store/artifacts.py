@@ -28,6 +28,18 @@ _EXPECTED = (
 )
 
 
+# What validate_key refuses, in JSON schema, for the API's names that become keys.
+KEY_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "allOf": [
+        {"not": {"pattern": r"[\\\x00-\x1f\x7f-\x9f]"}},
+        {"not": {"pattern": r"(^|/)\.{0,2}(/|$)"}},
+        {"not": {"pattern": _PARTIAL_SUFFIX.replace(".", "\\.") + "(/|$)"}},
+    ],
+}
+
+
 def validate_key(key: str) -> str:
     """Return ``key`` if it is a safe artifact key, else raise ValidationError saying why."""
     if not isinstance(key, str) or not key:

@@ -9,8 +9,11 @@ from starlette.concurrency import run_in_threadpool
 
 from slipway.auth.guard import request_services
 from slipway.jobs.models import JobStatus
-from slipway.training.models import CreateTrainingJob, TrainingJob
+from slipway.server.openapi import BINARY_BODY
+from slipway.training.models import CreateTrainingJob, TrainingJob, TrainingJobName
 from slipway.training.service import TrainingService
+from slipway.tuning.models import TuningJobName
+from slipway.wire import PageToken
 
 router = APIRouter(prefix="/api/v1/training-jobs", tags=["training"])
 
@@ -32,9 +35,9 @@ def list_training_jobs(
     svc: Service,
     status: JobStatus | None = None,
     name_contains: str | None = None,
-    tuning_job_name: str | None = None,
+    tuning_job_name: TuningJobName | None = None,
     max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
-    next_token: str | None = None,
+    next_token: PageToken | None = None,
 ) -> dict[str, Any]:
     page = svc.list_training_jobs(
         status=status,
@@ -47,18 +50,18 @@ def list_training_jobs(
 
 
 @router.get("/{name}", response_model_exclude_none=True)
-def describe_training_job(name: str, svc: Service) -> TrainingJob:
+def describe_training_job(name: TrainingJobName, svc: Service) -> TrainingJob:
     return svc.describe_training_job(name)
 
 
 @router.post("/{name}/stop", response_model_exclude_none=True)
-def stop_training_job(name: str, svc: Service) -> TrainingJob:
+def stop_training_job(name: TrainingJobName, svc: Service) -> TrainingJob:
     return svc.stop_training_job(name)
 
 
 @router.get("/{name}/logs")
 def read_logs(
-    name: str,
+    name: TrainingJobName,
     svc: Service,
     after_line: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # a BIGINT
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
@@ -66,8 +69,8 @@ def read_logs(
     return {"Lines": [line.to_wire() for line in svc.read_logs(name, after_line, limit)]}
 
 
-@router.put("/{name}/source")
-async def upload_source(name: str, request: Request, svc: Service) -> dict[str, str]:
+@router.put("/{name}/source", openapi_extra=BINARY_BODY)
+async def upload_source(name: TrainingJobName, request: Request, svc: Service) -> dict[str, str]:
     """Receive a job's packed source folder (sourcedir.tar.gz) before the job is created."""
     chunks = [chunk async for chunk in request.stream()]
     uri = await run_in_threadpool(svc.upload_source, name, chunks)

@@ -11,9 +11,10 @@ from pydantic import AfterValidator, Field, field_validator
 from slipway.errors import ValidationError
 from slipway.experiments.models import WireModel
 from slipway.jobs.models import JobStatus, SecondaryStatus, StatusTransition
-from slipway.names import check_name
+from slipway.names import entity_name
 
 JOB_NAME_LENGTH = 63
+TrainingJobName = entity_name("training job name", JOB_NAME_LENGTH)
 SOURCE_TYPE = "SageMakerTrainingJob"
 _CHANNEL = re.compile(r"[A-Za-z0-9.\-_]{1,64}")
 HyperparameterValue = str | int | float | bool
@@ -26,10 +27,6 @@ def trial_component_name(job_name: str) -> str:
 
 def source_arn(job_name: str) -> str:
     return f"arn:slipway:training-job/{job_name}"
-
-
-def _job_name(value: str) -> str:
-    return check_name("training job name", value, JOB_NAME_LENGTH)
 
 
 def _metric_regex(value: str) -> str:
@@ -84,7 +81,7 @@ class ExperimentConfig(WireModel):
 class CreateTrainingJob(WireModel):
     """What `Estimator.fit` sends: the script, its inputs and its limits."""
 
-    training_job_name: Annotated[str, AfterValidator(_job_name)]
+    training_job_name: TrainingJobName
     entry_point: Annotated[str, Field(min_length=1, max_length=256)]
     source_uri: str | None = Field(
         default=None, description="Artifact URI of sourcedir.tar.gz (the script's folder)."

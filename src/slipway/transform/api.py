@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from slipway.auth.guard import request_services
 from slipway.jobs.models import JobStatus
-from slipway.transform.models import CreateTransformJob, TransformJob
+from slipway.transform.models import CreateTransformJob, TransformJob, TransformJobName
 from slipway.transform.service import TransformService
+from slipway.wire import PageToken
 
 router = APIRouter(prefix="/api/v1/transform-jobs", tags=["transform"])
 
@@ -32,7 +33,7 @@ def list_transform_jobs(
     status: JobStatus | None = None,
     name_contains: str | None = None,
     max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
-    next_token: str | None = None,
+    next_token: PageToken | None = None,
 ) -> dict[str, Any]:
     return svc.list_transform_jobs(
         status=status, name_contains=name_contains, max_results=max_results, next_token=next_token
@@ -40,10 +41,10 @@ def list_transform_jobs(
 
 
 @router.get("/{name}", response_model_exclude_none=True)
-def describe_transform_job(name: str, svc: Service) -> TransformJob:
+def describe_transform_job(name: TransformJobName, svc: Service) -> TransformJob:
     return svc.describe_transform_job(name)
 
 
 @router.post("/{name}/stop", response_model_exclude_none=True)
-def stop_transform_job(name: str, svc: Service) -> TransformJob:
+def stop_transform_job(name: TransformJobName, svc: Service) -> TransformJob:
     return svc.stop_transform_job(name)

@@ -6,20 +6,17 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 from slipway.errors import ValidationError
 from slipway.experiments.models import WireModel
 from slipway.jobs.models import JobStatus, SecondaryStatus, StatusTransition
-from slipway.names import check_name
+from slipway.names import entity_name
 from slipway.training.models import ExperimentConfig
 
 JOB_NAME_LENGTH = 63
+TransformJobName = entity_name("transform job name", JOB_NAME_LENGTH)
 JSONPATH_LENGTH = 63
-
-
-def _job_name(value: str) -> str:
-    return check_name("transform job name", value, JOB_NAME_LENGTH)
 
 
 def _jsonpath(value: str) -> str:
@@ -43,7 +40,11 @@ def _jsonpath(value: str) -> str:
     return value
 
 
-JsonPath = Annotated[str, AfterValidator(_jsonpath)]
+JsonPath = Annotated[
+    str,
+    AfterValidator(_jsonpath),
+    WithJsonSchema({"type": "string", "maxLength": JSONPATH_LENGTH, "pattern": r"^\$"}),
+]
 
 
 class BatchStrategy(StrEnum):
@@ -107,7 +108,7 @@ class DataProcessing(WireModel):
 class CreateTransformJob(WireModel):
     """What `Transformer.transform` sends."""
 
-    transform_job_name: Annotated[str, AfterValidator(_job_name)]
+    transform_job_name: TransformJobName
     model_name: Annotated[str, Field(min_length=1, max_length=63)]
     transform_input: TransformInput
     transform_output: TransformOutput = TransformOutput()

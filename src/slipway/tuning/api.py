@@ -9,8 +9,10 @@ from starlette.concurrency import run_in_threadpool
 
 from slipway.auth.guard import request_services
 from slipway.jobs.models import JobStatus
-from slipway.tuning.models import CreateTuningJob, TuningJob
+from slipway.server.openapi import BINARY_BODY
+from slipway.tuning.models import CreateTuningJob, TuningJob, TuningJobName
 from slipway.tuning.service import TuningService
+from slipway.wire import PageToken
 
 router = APIRouter(prefix="/api/v1/tuning-jobs", tags=["tuning"])
 
@@ -33,7 +35,7 @@ def list_tuning_jobs(
     status: JobStatus | None = None,
     name_contains: str | None = None,
     max_results: Annotated[int, Query(ge=1, le=1000)] = 100,
-    next_token: str | None = None,
+    next_token: PageToken | None = None,
 ) -> dict[str, Any]:
     page = svc.list_hyper_parameter_tuning_jobs(
         status=status, name_contains=name_contains, max_results=max_results, next_token=next_token
@@ -42,23 +44,25 @@ def list_tuning_jobs(
 
 
 @router.get("/{name}", response_model_exclude_none=True)
-def describe_tuning_job(name: str, svc: Service) -> TuningJob:
+def describe_tuning_job(name: TuningJobName, svc: Service) -> TuningJob:
     return svc.describe_hyper_parameter_tuning_job(name)
 
 
 @router.get("/{name}/training-jobs")
-def list_training_jobs(name: str, svc: Service, status: JobStatus | None = None) -> dict[str, Any]:
+def list_training_jobs(
+    name: TuningJobName, svc: Service, status: JobStatus | None = None
+) -> dict[str, Any]:
     summaries = svc.list_training_jobs_for_hyper_parameter_tuning_job(name, status)
     return {"TrainingJobSummaries": [s.to_wire() for s in summaries]}
 
 
 @router.post("/{name}/stop", response_model_exclude_none=True)
-def stop_tuning_job(name: str, svc: Service) -> TuningJob:
+def stop_tuning_job(name: TuningJobName, svc: Service) -> TuningJob:
     return svc.stop_hyper_parameter_tuning_job(name)
 
 
-@router.put("/{name}/source")
-async def upload_source(name: str, request: Request, svc: Service) -> dict[str, str]:
+@router.put("/{name}/source", openapi_extra=BINARY_BODY)
+async def upload_source(name: TuningJobName, request: Request, svc: Service) -> dict[str, str]:
     """Receive the packed source folder (sourcedir.tar.gz) before the tuning job is created."""
     chunks = [chunk async for chunk in request.stream()]
     uri = await run_in_threadpool(svc.upload_source, name, chunks)

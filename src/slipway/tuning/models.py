@@ -13,12 +13,12 @@ import math
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from slipway.errors import ValidationError
 from slipway.experiments.models import WireModel
 from slipway.jobs.models import JobStatus
-from slipway.names import check_name
+from slipway.names import check_name, entity_name
 from slipway.training.models import (
     Channel,
     HyperparameterValue,
@@ -35,7 +35,7 @@ def _tuning_job_name(value: str) -> str:
     return check_name("tuning job name", value, TUNING_JOB_NAME_LENGTH)
 
 
-TuningJobName = Annotated[str, AfterValidator(_tuning_job_name)]
+TuningJobName = entity_name("tuning job name", TUNING_JOB_NAME_LENGTH)
 
 
 class Strategy(StrEnum):

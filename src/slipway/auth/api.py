@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from slipway.auth.audit import MAX_RESULTS
 from slipway.auth.guard import GuardedServices, request_services
@@ -25,7 +25,7 @@ class CreateToken(WireModel):
     name: TokenName
     role: Role | None = None
     expires_in_seconds: Annotated[int, Field(ge=60, le=10 * 365 * 86400)] | None = None
-    access_key: bool = False
+    access_key: StrictBool = False
 
 
 class AuthStatus(WireModel):

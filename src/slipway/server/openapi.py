@@ -83,7 +83,8 @@ def _describe_operation(method: str, operation: dict[str, Any]) -> None:
         if status.startswith("4"):
             response["content"] = content
     operation["responses"] = dict(sorted(responses.items()))
-    operation["security"] = _SECURITY
+    # A route open to anyone says so with `openapi_extra={"security": []}`.
+    operation.setdefault("security", _SECURITY)
 
 
 def _describe(document: dict[str, Any]) -> None:

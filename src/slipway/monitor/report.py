@@ -24,9 +24,8 @@ from slipway.monitor import formats as f
 from slipway.monitor.models import CreateMonitoringSchedule
 
 _CHART_HEIGHT = 300
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("slipway.monitor", "templates"), autoescape=True
-)
+_TEMPLATES = jinja2.PackageLoader("slipway.monitor", "templates")
+_env = jinja2.Environment(autoescape=True, loader=_TEMPLATES)
 
 
 def plotly_js() -> Path:

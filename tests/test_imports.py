@@ -17,7 +17,7 @@ SOURCE = Path(__file__).parents[1] / "src"
 
 # Below everything: what any module may use.
 NEUTRAL = {"slipway.errors", "slipway.settings", "slipway.names", "slipway.archives",
-           "slipway._lazy", "slipway._http", "slipway.wire"}  # fmt: skip
+           "slipway.sigv4", "slipway._lazy", "slipway._http", "slipway.wire"}  # fmt: skip
 WIRING = "slipway.platform"
 # Modules whose last name says they face users or the network (remote clients are the
 # SDK's HTTP half).

@@ -1,7 +1,7 @@
 """Tokens with roles and expiry, and whether the server requires them.
 
 Only a SHA-256 of each token is stored. A token may also have an AWS-style access key
-pair for clients that sign their requests (``slipway.sagemaker.sigv4`` says why its
+pair for clients that sign their requests (``slipway.sigv4`` says why its
 secret is stored as is). Whether authentication is on is a stored fact
 (``server_state``): the first token turns it on and nothing turns it off by accident;
 revoking or outliving every token leaves a server nobody can use without a new admin

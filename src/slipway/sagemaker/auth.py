@@ -14,9 +14,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Message, Receive, Scope, Send
 
+from slipway import sigv4
 from slipway.auth.roles import OWNER, Principal
 from slipway.errors import PayloadTooLarge, SlipwayError
-from slipway.sagemaker import sigv4
 from slipway.sagemaker.protocol import AwsError, error_response
 
 SERVICE = "sagemaker"
@@ -57,7 +57,7 @@ async def authenticate(
 async def signer(
     scope: Scope, receive: Receive, tokens: Any, max_bytes: int
 ) -> tuple[Principal, Receive]:
-    """Who signed the request, checked; raises AwsError (403) for anything else."""
+    """Who signed the request, checked; raises AwsError or SignatureError (403) otherwise."""
     authorization = _header(scope, b"authorization")
     if not authorization:
         raise AwsError(

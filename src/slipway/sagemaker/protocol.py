@@ -24,6 +24,7 @@ from slipway.errors import (
     Unauthorized,
     ValidationError,
 )
+from slipway.sigv4 import SignatureError
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -50,7 +51,7 @@ class AwsError(SlipwayError):
 
 def aws_type_of(error: SlipwayError) -> tuple[int, str]:
     """The status code and AWS error type that stand for a slipway error."""
-    if isinstance(error, AwsError):
+    if isinstance(error, AwsError | SignatureError):
         return error.status_code, error.code
     for cls, status, aws_type in _AWS_TYPES:
         if isinstance(error, cls):

@@ -24,12 +24,12 @@ from urllib.parse import unquote
 
 from starlette.requests import cookie_parser
 
+from slipway import sigv4
 from slipway.auth.roles import Action, Role, allows
 from slipway.auth.sessions import session_id_of
 from slipway.errors import SlipwayError
 from slipway.inference.model import preload
 from slipway.sagemaker import auth as aws_auth
-from slipway.sagemaker import sigv4
 from slipway.sagemaker.protocol import error_response
 from slipway.serving import dataplane, v2
 from slipway.serving.dataplane import Forbidden, Receive, Scope, Send

@@ -46,7 +46,7 @@ sessions = sa.Table(
 )
 
 # AWS-style access keys of tokens, for clients that sign requests (SigV4). The secret is
-# kept as is: verifying a signature recomputes it (see slipway.sagemaker.sigv4).
+# kept as is: verifying a signature recomputes it (see slipway.sigv4).
 access_keys = sa.Table(
     "access_keys",
     metadata,

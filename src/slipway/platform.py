@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from slipway.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from slipway.artifacts.buckets import BucketService
     from slipway.artifacts.service import ArtifactService
     from slipway.auth.audit import AuditService
     from slipway.auth.client import RemoteAudit, RemoteTokens
@@ -61,6 +62,12 @@ class Services:
         from slipway.store.artifacts import ArtifactStore
 
         return ArtifactService(self.database, ArtifactStore(self.settings.resolved_artifact_uri))
+
+    @functools.cached_property
+    def buckets(self) -> BucketService:
+        from slipway.artifacts.buckets import BucketService
+
+        return BucketService(self.artifacts)
 
     @functools.cached_property
     def tokens(self) -> TokenService:

@@ -13,8 +13,9 @@ from typing import BinaryIO
 import fsspec
 import sqlalchemy as sa
 
-from slipway.errors import NotFound
+from slipway.errors import NotFound, ValidationError
 from slipway.store.artifacts import ArtifactInfo, ArtifactStore, validate_key
+from slipway.store.buckets import bucket_folder, marker_key, object_key, split_s3_uri
 from slipway.store.db import Database, upsert
 from slipway.store.tables import artifact_records
 
@@ -50,7 +51,7 @@ class ArtifactService:
         ``record``, the caller records ``writer.info`` with ``remember``, in a write of
         its own (a training job's end).
         """
-        with fsspec.open(uri, "wb", auto_mkdir=True) as target:
+        with fsspec.open(self.resolve(uri), "wb", auto_mkdir=True) as target:
             writer = HashingWriter(target, uri, self._key_or_uri(uri))
             yield writer
         if record:
@@ -58,6 +59,27 @@ class ArtifactService:
 
     def uri_for(self, key: str) -> str:
         return self.store.uri_for(validate_key(key))
+
+    def resolve(self, uri: str) -> str:
+        """Where the bytes a URI names live, for reading or writing them with fsspec.
+
+        ``s3://BUCKET/KEY`` of a bucket this store serves (one made through the S3
+        endpoint) is a file of the store, and ``s3://BUCKET/PREFIX/`` its folder; any other
+        URI (AWS's S3 among them) is itself.
+        """
+        parts = split_s3_uri(uri)
+        if parts is None:
+            return uri
+        bucket, key = parts
+        try:
+            served = self.store.exists(marker_key(bucket))
+        except ValidationError:
+            return uri  # not a name this store would give a bucket
+        if not served:
+            return uri
+        folder = key.endswith("/") or not key
+        stored = object_key(bucket, key.rstrip("/")) if key.rstrip("/") else bucket_folder(bucket)
+        return self.store.uri_for(stored) + ("/" if folder else "")
 
     def record(self, uri: str) -> ArtifactInfo:
         with self.db.read() as conn:
@@ -76,7 +98,7 @@ class ArtifactService:
         root = self.store.uri_for("x")[:-1]
         if uri.startswith(root):
             return self.store.iter_bytes(uri[len(root) :])
-        return _iter_uri(uri)
+        return _iter_uri(self.resolve(uri))
 
     def remember(self, info: ArtifactInfo) -> None:
         """Record what was stored at a URI: its size and sha256."""

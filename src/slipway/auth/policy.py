@@ -176,8 +176,22 @@ POLICY: dict[str, dict[str, Rule]] = {
         **dict.fromkeys(["adopt_orphans", "close", "tick"], _INTERNAL),
     },
     "artifacts": {
-        **dict.fromkeys(["open", "record", "uri_for"], R),
+        **dict.fromkeys(["open", "record", "resolve", "uri_for"], R),
         **dict.fromkeys(["put", "put_file_at", "remember", "writing"], W),
+    },
+    "buckets": {
+        **dict.fromkeys(
+            ["get_bucket", "get_object", "list_buckets", "list_objects", "list_parts",
+             "read_object"],
+            R,
+        ),
+        **dict.fromkeys(
+            ["abort_multipart_upload", "complete_multipart_upload", "copy_object",
+             "create_multipart_upload", "delete_object", "put_object", "upload_part"],
+            W,
+        ),
+        "create_bucket": Creates("bucket", lambda b: b.name),
+        "delete_bucket": Deletes("bucket", _first),
     },
     "tokens": {
         **dict.fromkeys(["create_token", "list_tokens", "revoke_token"], A),

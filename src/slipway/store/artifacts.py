@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import os
 import unicodedata
@@ -67,6 +68,15 @@ class ArtifactInfo:
     uri: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file in the store as its listing shows it."""
+
+    key: str
+    size: int
+    modified: dt.datetime
 
 
 class ArtifactStore:
@@ -153,15 +163,32 @@ class ArtifactStore:
 
     def list(self, prefix: str = "") -> list[str]:
         """Return the sorted keys below the folder ``prefix`` (all keys if it is empty)."""
+        return [stored.key for stored in self.list_files(prefix)]
+
+    def list_files(self, prefix: str = "") -> list[StoredFile]:
+        """The files below the folder ``prefix`` with their sizes and times, sorted by key."""
         folder = self._prefix(prefix)
         base = self._path(folder) if folder else self._root
         start = len(self._root) + 1
-        keys = (path[start:] for path in self._fs.find(base))
-        return sorted(
-            key
-            for key in keys
-            if not key.endswith(_PARTIAL_SUFFIX) and key.startswith(f"{folder}/" if folder else "")
+        found = self._fs.find(base, detail=True)
+        files = (
+            StoredFile(path[start:], int(info["size"]), _modified(info))
+            for path, info in found.items()
         )
+        return sorted(
+            (
+                stored
+                for stored in files
+                if not stored.key.endswith(_PARTIAL_SUFFIX)
+                and stored.key.startswith(f"{folder}/" if folder else "")
+            ),
+            key=lambda stored: stored.key,
+        )
+
+    def stat(self, key: str) -> StoredFile:
+        """The artifact's size and time of its last write."""
+        info = self._file_info(key)
+        return StoredFile(key, int(info["size"]), _modified(info))
 
     def exists(self, key: str) -> bool:
         """Whether an artifact is stored under ``key``."""
@@ -227,6 +254,14 @@ class ArtifactStore:
             yield
         except (FileNotFoundError, IsADirectoryError) as error:
             raise self._missing(key) from error
+
+
+def _modified(info: dict[str, Any]) -> dt.datetime:
+    # A local file system says "mtime" (seconds), s3fs "LastModified" (a datetime).
+    if "mtime" in info:
+        return dt.datetime.fromtimestamp(info["mtime"], tz=dt.UTC)
+    modified = info.get("LastModified")
+    return modified if isinstance(modified, dt.datetime) else dt.datetime.now(dt.UTC)
 
 
 def _copy(chunks: Iterable[bytes], target: IO[bytes]) -> tuple[int, str]:

@@ -103,10 +103,11 @@ class JobWatcher:
             shutil.rmtree(root.root)
         root.create()
         root.write_config(request)
+        # s3:// URIs of the server's own buckets are files of the artifact store.
         if request.source_uri:
-            root.fetch_code(request.source_uri, self.settings)
+            root.fetch_code(self.artifacts.resolve(request.source_uri), self.settings)
         for channel, spec in request.input_data_config.items():
-            root.fetch_channel(channel, spec.uri)
+            root.fetch_channel(channel, self.artifacts.resolve(spec.uri))
         command = Command(root.command(request), self._environment(request, root), root.code)
         return PreparedFolder(request.training_job_name, command)
 

@@ -23,7 +23,7 @@ WIRING = "slipway.platform"
 # SDK's HTTP half).
 _INTERFACE_MODULES = {"api", "cli", "sdk", "client", "tracker", "estimator", "tuner",
                       "analytics", "_render"}  # fmt: skip
-_INTERFACE_PACKAGES = {"server", "studio", "operator", "sql", "sagemaker"}
+_INTERFACE_PACKAGES = {"server", "studio", "operator", "sql", "sagemaker", "s3"}
 # Pure formats that entities validate with (they import nothing of slipway but errors).
 _ENTITY_HELPERS = {"slipway.monitor.formats", "slipway.monitor.schedule"}
 # The data plane (invocations, V2) and the inference container contract's own server

@@ -18,6 +18,8 @@ from slipway.jobs import api as jobs_api
 from slipway.monitor import api as monitor_api
 from slipway.platform import services
 from slipway.registry import api as registry_api
+from slipway.s3 import PREFIX as S3_PREFIX
+from slipway.s3 import api as s3_api
 from slipway.sagemaker import api as sagemaker_api
 from slipway.server.allow import allowed_methods
 from slipway.server.background import lifespan
@@ -117,6 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(transform_api.router)
     # boto3's sagemaker client: POST / (Studio's pages answer GET /).
     app.include_router(sagemaker_api.router)
+    # S3 clients path-style under /s3 (endpoint_url http://HOST:PORT/s3): no bucket name
+    # can collide with the server's own routes. ListBuckets asks for /s3 itself.
+    app.add_route(S3_PREFIX, s3_api.app)
+    app.mount(S3_PREFIX, s3_api.app)
     # Studio's pages at /, after the API so that no page can shadow a route of it.
     app.include_router(studio_router)
 

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from slipway.auth.roles import OWNER, Principal, Role
 from slipway.auth.sessions import session_id_of
 from slipway.errors import SlipwayError
+from slipway.s3 import auth as s3_auth
 from slipway.sagemaker import auth as aws_auth
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -30,7 +31,7 @@ _OPEN_PREFIX = "/studio/static/"
 # A monitor report's scripts (plotly.js and the code that draws its charts; no data): the
 # report runs sandboxed, in an opaque origin whose requests carry no session cookie.
 _REPORT_SCRIPTS = re.compile(r"/api/v1/monitoring-executions/[^/]+/(plotly\.min|report)\.js")
-# Artifact uploads stream to disk and are not held to the JSON body limit.
+# Artifact uploads (also S3's) stream to disk and are not held to the JSON body limit.
 _UNLIMITED = "/artifacts/"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -153,10 +154,10 @@ class AuthMiddleware:
     """Say who calls (``scope["state"]["principal"]``), refuse who may not, audit changes.
 
     The caller bears a token (``Authorization: Bearer``), signs with a token's AWS access
-    key (``slipway.sagemaker.auth``) or, from Studio's pages, has a session cookie. A
-    server that does not require tokens treats an anonymous caller as its owner. What each
-    caller may do is decided by the services' guard (``slipway.auth.guard``); here only
-    who it is. Every state-changing request is
+    key (``slipway.sagemaker.auth``; ``slipway.s3.auth`` for S3's requests) or, from
+    Studio's pages, has a session cookie. A server that does not require tokens treats an
+    anonymous caller as its owner. What each caller may do is decided by the services'
+    guard (``slipway.auth.guard``); here only who it is. Every state-changing request is
     written to the audit log with its outcome, refused ones too.
     """
 
@@ -184,7 +185,11 @@ class AuthMiddleware:
             await send(message)
 
         try:
-            if aws_auth.is_aws_request(scope):
+            if s3_auth.is_s3_request(scope):
+                principal = await s3_auth.authenticate(
+                    scope, receive, send_noting_status, self.services.tokens
+                )
+            elif aws_auth.is_aws_request(scope):
                 max_bytes = self.services.settings.max_body_bytes
                 principal, receive = await aws_auth.authenticate(
                     scope, receive, send_noting_status, self.services.tokens, max_bytes
@@ -277,7 +282,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _UNLIMITED in scope["path"]:
+        if scope["type"] != "http" or _UNLIMITED in scope["path"] or s3_auth.is_s3_request(scope):
             await self.app(scope, receive, send)
             return
         too_large = f"the request body is over the limit of {self.max_bytes} bytes"

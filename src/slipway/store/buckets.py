@@ -35,7 +35,10 @@ def validate_object_key(key: str) -> str:
     """An object key that stays inside its bucket: a valid artifact key of at most 1024 bytes."""
     if len(key.encode()) > _MAX_KEY_BYTES:
         raise ValidationError(f"object key {key[:40]!r}... is over {_MAX_KEY_BYTES} bytes long")
-    return validate_key(key)
+    try:
+        return validate_key(key)
+    except ValidationError as error:
+        raise ValidationError(error.message.replace("artifact key", "object key", 1)) from None
 
 
 def bucket_folder(bucket: str) -> str:

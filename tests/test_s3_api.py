@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import io
 import os
 import subprocess
@@ -388,6 +389,60 @@ def test_an_aws_chunked_upload_with_a_trailing_checksum_is_decoded(
     assert broken.status_code == 400 and b"<Code>BadDigest</Code>" in broken.content
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="chunked.bin.corrupt")
+
+
+class _SignedChunksAuth(S3SigV4Auth):
+    """botocore's signer, stating the payload form of SDKs that sign each chunk."""
+
+    def payload(self, request: AWSRequest) -> str:
+        return "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+
+
+def _signed_chunks(server: Server, request: AWSRequest, chunks: list[bytes]) -> bytes:
+    """The aws-chunked body, each chunk signed after the one before, as AWS documents it."""
+    amz_date = request.headers["X-Amz-Date"]
+    scope = f"{amz_date[:8]}/us-east-1/s3/aws4_request"
+    key = f"AWS4{server.editor.secret_access_key}".encode()
+    for part in (amz_date[:8], "us-east-1", "s3", "aws4_request"):
+        key = hmac.digest(key, part.encode(), "sha256")
+    previous = request.headers["Authorization"].rpartition("Signature=")[2]
+    body = b""
+    for chunk in [*chunks, b""]:
+        hashes = [hashlib.sha256(b"").hexdigest(), hashlib.sha256(chunk).hexdigest()]
+        to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, *hashes])
+        previous = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        body += f"{len(chunk):x};chunk-signature={previous}\r\n".encode() + chunk + b"\r\n"
+    return body
+
+
+def test_an_upload_whose_chunks_are_signed_is_checked_chunk_by_chunk(
+    server: Server, s3: Any, bucket: str
+) -> None:
+    chunks = [os.urandom(64 * 1024), os.urandom(1000)]
+    data = b"".join(chunks)
+
+    def send(key: str, tamper: bool = False) -> httpx.Response:
+        url = f"{server.s3_url}/{bucket}/{key}"
+        headers = {"Content-Encoding": "aws-chunked",
+                   "X-Amz-Decoded-Content-Length": str(len(data))}  # fmt: skip
+        request = AWSRequest(method="PUT", url=url, headers=headers)
+        keys = server.editor
+        credentials = Credentials(keys.access_key_id, keys.secret_access_key)
+        _SignedChunksAuth(credentials, "s3", "us-east-1").add_auth(request)
+        body = _signed_chunks(server, request, chunks)
+        if tamper:
+            body = body.replace(chunks[1][:8], bytes(8))
+        return httpx.put(url, content=body, headers=dict(request.headers))
+
+    stored = send("signed.bin")
+    tampered = send("tampered.bin", tamper=True)
+
+    assert stored.status_code == 200, stored.text
+    assert s3.get_object(Bucket=bucket, Key="signed.bin")["Body"].read() == data
+    assert tampered.status_code == 403
+    assert b"<Code>SignatureDoesNotMatch</Code>" in tampered.content
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="tampered.bin")
 
 
 def test_a_body_that_does_not_match_its_signed_hash_is_not_stored(

@@ -194,6 +194,8 @@ async def get_bucket_location(request: S3Request) -> Response:
 
 
 async def delete_bucket(request: S3Request) -> Response:
+    # A missing bucket is NoSuchBucket, before the question of who may delete it.
+    await run_in_threadpool(request.buckets.get_bucket, request.bucket)
     await run_in_threadpool(request.buckets.delete_bucket, request.bucket)
     return _empty(204)
 

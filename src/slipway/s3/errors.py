@@ -88,8 +88,9 @@ def error_response(error: SlipwayError, scope: Scope) -> Response:
 
 
 def resource_of(scope: Scope) -> str:
-    """The bucket and key a request names, as S3's errors show them."""
-    return scope["path"].removeprefix(PREFIX) or "/"
+    """The bucket and key a request names, as sent (percent-encoded: XML holds no NUL)."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    return raw.decode("latin-1").removeprefix(PREFIX) or "/"
 
 
 def _may_hold_unread_body(scope: Scope) -> bool:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
@@ -23,17 +21,22 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from slipway.artifacts.buckets import StoredObject
-from slipway.auth.guard import request_services
 from slipway.errors import SlipwayError, ValidationError
-from slipway.s3 import PREFIX, documents
+from slipway.s3 import documents
 from slipway.s3.errors import S3Error, error_response, s3_code_of
-from slipway.s3.payload import payload, received
+from slipway.s3.multipart import (
+    abort_multipart_upload,
+    complete_multipart_upload,
+    create_multipart_upload,
+    list_parts,
+    upload_part,
+)
 from slipway.s3.ranges import byte_range
+from slipway.s3.requests import S3Request, empty_answer, object_headers, xml_answer
 
 log = logging.getLogger("slipway.s3")
 
 _MAX_KEYS = 1000
-_MAX_XML_BYTES = 1024 * 1024
 # Subresources of S3 that this endpoint does not serve: a clear refusal, not a wrong answer.
 _UNSUPPORTED = (
     "acl", "attributes", "cors", "encryption", "legal-hold", "lifecycle", "notification",
@@ -41,38 +44,7 @@ _UNSUPPORTED = (
     "torrent", "versioning", "versions", "website",
 )  # fmt: skip
 
-Handler = Callable[["S3Request"], Awaitable[Response]]
-
-
-class S3Request:
-    """One S3 request: its bucket, key, query and the services its signer may use."""
-
-    def __init__(self, request: Request) -> None:
-        self.request = request
-        path = request.scope["path"][len(PREFIX) :].lstrip("/")
-        self.bucket, _, self.key = path.partition("/")
-        self.query = request.query_params
-        self.headers = request.headers
-        self.method = request.method
-        self.buckets = request_services(request).buckets
-
-    def body(self) -> Iterator[bytes]:
-        """The upload's bytes, checked; for a worker thread (it pulls from the event loop)."""
-        signing = self.request.scope.get("state", {}).get("s3_chunk_signing")
-        return payload(self.headers, received(self.request.receive), signing)
-
-    async def small_body(self) -> bytes:
-        """A request document (a list of keys or parts), at most 1 MiB."""
-
-        def read() -> bytes:
-            data = bytearray()
-            for chunk in self.body():
-                data += chunk
-                if len(data) > _MAX_XML_BYTES:
-                    raise S3Error(400, "MaxMessageLengthExceeded", "the request XML is over 1 MiB")
-            return bytes(data)
-
-        return await run_in_threadpool(read)
+Handler = Callable[[S3Request], Awaitable[Response]]
 
 
 class S3App:
@@ -145,28 +117,6 @@ def _only(request: S3Request, handlers: dict[str, Handler]) -> Handler:
     return handler
 
 
-def _xml(root: str, children: documents.Children, status: int = 200) -> Response:
-    return Response(
-        documents.document(root, children),
-        status_code=status,
-        media_type=documents.XML_CONTENT_TYPE,
-        headers={"x-amz-request-id": uuid.uuid4().hex},
-    )
-
-
-def _empty(status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    request_id = {"x-amz-request-id": uuid.uuid4().hex}
-    return Response(status_code=status, headers=request_id | (headers or {}))
-
-
-def _object_headers(stored: StoredObject) -> dict[str, str]:
-    return {
-        "ETag": f'"{stored.etag}"',
-        "Last-Modified": email.utils.format_datetime(stored.modified, usegmt=True),
-        "Accept-Ranges": "bytes",
-    }
-
-
 # -- buckets -----------------------------------------------------------------------------
 
 
@@ -174,30 +124,30 @@ async def list_buckets(request: S3Request) -> Response:
     buckets = await run_in_threadpool(request.buckets.list_buckets)
     owner = [("ID", "slipway"), ("DisplayName", "slipway")]
     listed = [("Bucket", [("Name", b.name), ("CreationDate", b.created)]) for b in buckets]
-    return _xml("ListAllMyBucketsResult", [("Owner", owner), ("Buckets", listed)])
+    return xml_answer("ListAllMyBucketsResult", [("Owner", owner), ("Buckets", listed)])
 
 
 async def create_bucket(request: S3Request) -> Response:
     await request.small_body()  # a CreateBucketConfiguration names a region; there is one
     await run_in_threadpool(request.buckets.create_bucket, request.bucket)
-    return _empty(headers={"Location": f"/{request.bucket}"})
+    return empty_answer(headers={"Location": f"/{request.bucket}"})
 
 
 async def head_bucket(request: S3Request) -> Response:
     await run_in_threadpool(request.buckets.get_bucket, request.bucket)
-    return _empty()
+    return empty_answer()
 
 
 async def get_bucket_location(request: S3Request) -> Response:
     await run_in_threadpool(request.buckets.get_bucket, request.bucket)
-    return _xml("LocationConstraint", [])
+    return xml_answer("LocationConstraint", [])
 
 
 async def delete_bucket(request: S3Request) -> Response:
     # A missing bucket is NoSuchBucket, before the question of who may delete it.
     await run_in_threadpool(request.buckets.get_bucket, request.bucket)
     await run_in_threadpool(request.buckets.delete_bucket, request.bucket)
-    return _empty(204)
+    return empty_answer(204)
 
 
 async def list_objects(request: S3Request) -> Response:
@@ -232,7 +182,7 @@ async def list_objects(request: S3Request) -> Response:
     else:
         next_marker = page.last if page.truncated and delimiter else None
         head = [*head, ("Marker", after), ("NextMarker", next_marker)]
-    return _xml("ListBucketResult", [*head, *contents, *common])
+    return xml_answer("ListBucketResult", [*head, *contents, *common])
 
 
 def _max_keys(text: str) -> int:
@@ -272,7 +222,7 @@ async def delete_objects(request: S3Request) -> Response:
             continue
         if not quiet:
             results.append(("Deleted", [("Key", key)]))
-    return _xml("DeleteResult", results)
+    return xml_answer("DeleteResult", results)
 
 
 # -- objects -----------------------------------------------------------------------------
@@ -282,7 +232,7 @@ async def put_object(request: S3Request) -> Response:
     stored = await run_in_threadpool(
         lambda: request.buckets.put_object(request.bucket, request.key, request.body())
     )
-    return _empty(headers={"ETag": f'"{stored.etag}"'})
+    return empty_answer(headers={"ETag": f'"{stored.etag}"'})
 
 
 async def copy_object(request: S3Request) -> Response:
@@ -295,7 +245,7 @@ async def copy_object(request: S3Request) -> Response:
     stored = await run_in_threadpool(
         request.buckets.copy_object, source_bucket, source_key, request.bucket, request.key
     )
-    return _xml(
+    return xml_answer(
         "CopyObjectResult", [("LastModified", stored.modified), ("ETag", f'"{stored.etag}"')]
     )
 
@@ -305,8 +255,8 @@ async def head_object(request: S3Request) -> Response:
     _check_preconditions(request, stored)
     wanted = byte_range(request.headers.get("range"), stored.size)
     first, last = wanted or (0, stored.size - 1)
-    headers = _object_headers(stored) | {"Content-Length": str(last - first + 1)}
-    return _empty(206 if wanted else 200, headers)
+    headers = object_headers(stored) | {"Content-Length": str(last - first + 1)}
+    return empty_answer(206 if wanted else 200, headers)
 
 
 async def get_object(request: S3Request) -> Response:
@@ -319,7 +269,7 @@ async def get_object(request: S3Request) -> Response:
     chunks = await run_in_threadpool(
         buckets.read_object, request.bucket, request.key, first, length
     )
-    headers = _object_headers(stored) | {"Content-Length": str(length)}
+    headers = object_headers(stored) | {"Content-Length": str(length)}
     status = 200
     if wanted:
         status = 206
@@ -339,75 +289,4 @@ def _check_preconditions(request: S3Request, stored: StoredObject) -> None:
 
 async def delete_object(request: S3Request) -> Response:
     await run_in_threadpool(request.buckets.delete_object, request.bucket, request.key)
-    return _empty(204)
-
-
-# -- multipart uploads -------------------------------------------------------------------
-
-
-async def create_multipart_upload(request: S3Request) -> Response:
-    upload_id = await run_in_threadpool(
-        request.buckets.create_multipart_upload, request.bucket, request.key
-    )
-    return _xml(
-        "InitiateMultipartUploadResult",
-        [("Bucket", request.bucket), ("Key", request.key), ("UploadId", upload_id)],
-    )
-
-
-async def upload_part(request: S3Request) -> Response:
-    number = _part_number(request.query.get("partNumber", ""))
-    upload_id = request.query["uploadId"]
-    part = await run_in_threadpool(
-        lambda: request.buckets.upload_part(
-            request.bucket, request.key, upload_id, number, request.body()
-        )
-    )
-    return _empty(headers={"ETag": f'"{part.etag}"'})
-
-
-def _part_number(text: str) -> int:
-    if not text.isdigit():
-        raise ValidationError(f"partNumber {text!r} is not a whole number from 1 to 10000")
-    return int(text)
-
-
-async def complete_multipart_upload(request: S3Request) -> Response:
-    document = documents.parse(await request.small_body(), "CompleteMultipartUpload")
-    parts = [
-        (_part_number(fields.get("PartNumber", "")), fields.get("ETag", ""))
-        for tag, _, fields in document
-        if tag == "Part"
-    ]
-    stored = await run_in_threadpool(
-        request.buckets.complete_multipart_upload,
-        request.bucket, request.key, request.query["uploadId"], parts,
-    )  # fmt: skip
-    return _xml(
-        "CompleteMultipartUploadResult",
-        [("Location", f"{PREFIX}/{request.bucket}/{request.key}"), ("Bucket", request.bucket),
-         ("Key", request.key), ("ETag", f'"{stored.etag}"')],
-    )  # fmt: skip
-
-
-async def abort_multipart_upload(request: S3Request) -> Response:
-    await run_in_threadpool(
-        request.buckets.abort_multipart_upload,
-        request.bucket, request.key, request.query["uploadId"],
-    )  # fmt: skip
-    return _empty(204)
-
-
-async def list_parts(request: S3Request) -> Response:
-    upload_id = request.query["uploadId"]
-    parts = await run_in_threadpool(
-        request.buckets.list_parts, request.bucket, request.key, upload_id
-    )
-    listed = [
-        ("Part", [("PartNumber", number), ("LastModified", part.modified),
-                  ("ETag", f'"{part.etag}"'), ("Size", part.size)])
-        for number, part in parts
-    ]  # fmt: skip
-    head = [("Bucket", request.bucket), ("Key", request.key), ("UploadId", upload_id),
-            ("IsTruncated", False)]  # fmt: skip
-    return _xml("ListPartsResult", [*head, *listed])
+    return empty_answer(204)

@@ -109,6 +109,7 @@ def test_a_bucket_is_created_found_listed_and_deleted(s3: Any) -> None:
     name = f"made-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=name)
     s3.head_bucket(Bucket=name)
+    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] is None  # us-east-1
     listed = {b["Name"]: b["CreationDate"] for b in s3.list_buckets()["Buckets"]}
     assert abs(listed[name] - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
 
@@ -215,6 +216,9 @@ def test_listing_pages_with_prefix_delimiter_and_continuation(s3: Any, bucket: s
     assert {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]} == {
         key: len(key) for key in keys
     }
+    first_version = s3.list_objects(Bucket=bucket, Prefix="a/", MaxKeys=2)
+    assert [o["Key"] for o in first_version["Contents"]] == ["a/1.csv", "a/2.csv"]
+    assert first_version["IsTruncated"] is True
     with pytest.raises(ClientError) as bad_token:
         s3.list_objects_v2(Bucket=bucket, ContinuationToken="%%%not-a-token")
     assert _error(bad_token) == (400, "InvalidArgument")
@@ -280,10 +284,17 @@ def test_a_presigned_get_downloads_without_credentials(s3: Any, bucket: str) -> 
     )
     tampered = url.replace("shared.txt", "other.txt")
 
+    short_lived = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "shared.txt"}, ExpiresIn=1
+    )
+
     assert httpx.get(url).content == b"for anyone with the link"
     refused = httpx.get(tampered)
     assert refused.status_code == 403
     assert b"<Code>SignatureDoesNotMatch</Code>" in refused.content
+    time.sleep(2)
+    expired = httpx.get(short_lived)
+    assert expired.status_code == 403 and b"Request has expired" in expired.content
 
 
 def test_a_bad_signature_is_refused(server: Server, bucket: str) -> None:
